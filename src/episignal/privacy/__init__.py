@@ -1,0 +1,1 @@
+"""Everything that decides what may be stored or released: pseudonyms, masking, redaction."""

@@ -1,0 +1,115 @@
+"""Subscriber pseudonyms: numbers are normalised to E.164 digits and keyed-hashed before storage.
+
+Contract: lowercase hex of HMAC-SHA256(key, E.164 digits without "+"), first 32 characters. The
+key comes from ``EPISIGNAL_PSEUDONYM_KEY``, else from a key file created on first use in the data
+directory with owner-only permissions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from pathlib import Path
+
+from episignal.layout import Layout
+
+PSEUDONYM_HEX_CHARS = 32  # contract: first 32 hex characters of the HMAC
+KEY_ENV = "EPISIGNAL_PSEUDONYM_KEY"
+KEY_BYTES = 32
+
+# E.164: country code + subscriber number, at most 15 digits (ITU-T E.164 §6); we also require
+# at least 8 so that truncated values are rejected rather than stored.
+E164_MIN_DIGITS = 8
+E164_MAX_DIGITS = 15
+CHINA_COUNTRY_CODE = "86"
+_SEPARATORS = re.compile(r"[\s\-().]")
+_CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+
+
+class InvalidNumber(ValueError):
+    """A phone number that cannot be normalised; the message never contains the number."""
+
+
+def normalise_msisdn(raw: str, default_country_code: str = CHINA_COUNTRY_CODE) -> str:
+    """Return E.164 digits (no "+") for a number written the way people and carriers write it.
+
+    Accepts "+8613800138000", "8613800138000", "008613800138000", "138 0013 8000" (national,
+    11-digit Chinese mobile). Raises InvalidNumber otherwise.
+    """
+    s = _SEPARATORS.sub("", raw.strip())
+    if s.startswith("+"):
+        digits = s[1:]
+    elif s.startswith("00"):
+        digits = s[2:]
+    elif default_country_code == CHINA_COUNTRY_CODE and _CN_MOBILE.fullmatch(s):
+        digits = CHINA_COUNTRY_CODE + s
+    else:
+        digits = s
+    if not digits.isdigit() or digits.startswith("0"):
+        raise InvalidNumber("not a phone number in E.164 form")
+    if not E164_MIN_DIGITS <= len(digits) <= E164_MAX_DIGITS:
+        raise InvalidNumber("phone number has the wrong number of digits")
+    if digits.startswith(CHINA_COUNTRY_CODE) and not _CN_MOBILE.fullmatch(digits[2:]):
+        raise InvalidNumber("not a Chinese mobile number (+86 1xx xxxx xxxx)")
+    return digits
+
+
+def mask_msisdn(e164_digits: str) -> str:
+    """Display form used on the card and in logs: 138****8000 (national number, middle 4 hidden)."""
+    national = e164_digits[2:] if e164_digits.startswith(CHINA_COUNTRY_CODE) else e164_digits
+    if len(national) < 8:
+        return "*" * len(national)
+    return f"{national[:3]}****{national[-4:]}"
+
+
+def _parse_key(text: str) -> bytes:
+    text = text.strip()
+    if re.fullmatch(r"[0-9a-fA-F]{32,}", text) and len(text) % 2 == 0:
+        return bytes.fromhex(text)
+    return text.encode()
+
+
+def load_key(data_dir: Path) -> bytes:
+    """The pseudonym key: from the environment, else the data directory's key file (created 0600)."""
+    env = os.environ.get(KEY_ENV)
+    if env:
+        return _parse_key(env)
+    path = Layout(data_dir).pseudonym_key
+    if path.exists():
+        return _parse_key(path.read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key_hex = secrets.token_hex(KEY_BYTES)
+    # O_EXCL: two processes starting at once must not end up with two different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _parse_key(path.read_text())
+    with os.fdopen(fd, "w") as f:
+        f.write(key_hex + "\n")
+    return bytes.fromhex(key_hex)
+
+
+def pseudonymise(e164_digits: str, key: bytes) -> str:
+    """Contract pseudonym of an already-normalised number (digits only, no "+")."""
+    mac = hmac.new(key, e164_digits.encode("ascii"), hashlib.sha256).hexdigest()
+    return mac[:PSEUDONYM_HEX_CHARS]
+
+
+class Pseudonymiser:
+    """Normalise + pseudonymise with one key; what every component uses to turn a number into a subscriber id."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    @classmethod
+    def for_data_dir(cls, data_dir: Path) -> Pseudonymiser:
+        return cls(load_key(data_dir))
+
+    def __call__(self, raw_number: str) -> str:
+        return pseudonymise(normalise_msisdn(raw_number), self._key)
+
+    def of_e164(self, e164_digits: str) -> str:
+        return pseudonymise(e164_digits, self._key)
