@@ -1,0 +1,167 @@
+"""Administrative divisions of China (province → prefecture → county) from the adcode table `cpca` ships.
+
+Codes are the 6-digit national division codes (GB/T 2260). The table is read from the installed
+package, never typed by hand. Two rules make every county belong to exactly one *prefecture-level
+place* (the unit an itinerary lists):
+
+- municipalities (北京, 天津, 上海, 重庆) are themselves the prefecture-level place of their districts;
+- county-level units administered directly by a province (e.g. 仙桃, 济源) are their own
+  prefecture-level place, and so are prefectures without counties (东莞, 中山, 嘉峪关, 儋州) and the
+  special administrative regions and Taiwan, which the table lists at province level only.
+"""
+
+from __future__ import annotations
+
+import csv
+import enum
+import importlib.resources
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+MUNICIPALITY_PROVINCES = frozenset({"11", "12", "31", "50"})  # 北京 天津 上海 重庆
+REGIONS_WITHOUT_SUBDIVISIONS = frozenset({"71", "81", "82"})  # 台湾 香港 澳门 (province level only)
+# Grouping rows in the table that are not real divisions: "市辖区", "县" under municipalities
+# (xx0100, xx0200) and "省直辖县级行政区划" (xx9000).
+_DIRECT_COUNTY_GROUP = "90"
+
+
+class DivisionLevel(enum.StrEnum):
+    PROVINCE = "province"
+    PREFECTURE = "prefecture"
+    COUNTY = "county"
+
+
+@dataclass(frozen=True, slots=True)
+class Division:
+    code: str  # 6 digits
+    name: str  # short official name, e.g. "武汉市"
+    level: DivisionLevel
+    province_code: str
+    prefecture_code: str  # the prefecture-level *place* this division belongs to (itself if prefecture)
+    lon: float | None
+    lat: float | None
+
+    @property
+    def is_municipality(self) -> bool:
+        return self.province_code[:2] in MUNICIPALITY_PROVINCES
+
+
+class UnknownDivision(KeyError):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"no administrative division with code {code!r}")
+        self.code = code
+
+
+class Divisions:
+    """Lookup of divisions by code, with the place hierarchy resolved."""
+
+    def __init__(self, rows: list[Division]) -> None:
+        self._by_code = {d.code: d for d in rows}
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def __iter__(self) -> Iterator[Division]:
+        return iter(self._by_code.values())
+
+    def get(self, code: str) -> Division:
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise UnknownDivision(code) from None
+
+    def province(self, code: str) -> Division:
+        return self.get(self.get(code).province_code)
+
+    def prefecture(self, code: str) -> Division:
+        """The prefecture-level place a division belongs to."""
+        return self.get(self.get(code).prefecture_code)
+
+    def display_name(self, code: str) -> str:
+        """Name as the itinerary card shows it: "湖北省武汉市", "北京市", "湖北省仙桃市"."""
+        d = self.get(code)
+        province = self.get(d.province_code)
+        if d.level is DivisionLevel.PROVINCE:
+            return d.name
+        prefecture = self.get(d.prefecture_code)
+        if prefecture.code == province.code:  # municipality or region without subdivisions
+            head = province.name
+        else:
+            head = province.name + prefecture.name
+        if d.level is DivisionLevel.COUNTY and d.code != prefecture.code:
+            return head + d.name
+        return head
+
+    def provinces(self) -> list[Division]:
+        return [d for d in self if d.level is DivisionLevel.PROVINCE]
+
+    def prefectures(self) -> list[Division]:
+        """Every prefecture-level place (including municipalities and direct county-level units)."""
+        return [d for d in self if d.prefecture_code == d.code]
+
+    def counties(self) -> list[Division]:
+        """Every county-level area cells are placed in (prefectures without counties included)."""
+        has_children = {d.prefecture_code for d in self if d.level is DivisionLevel.COUNTY}
+        out = [d for d in self if d.level is DivisionLevel.COUNTY]
+        out += [d for d in self.prefectures() if d.code not in has_children and d.level is not DivisionLevel.COUNTY]
+        return out
+
+
+def _read_table() -> list[tuple[str, str, float | None, float | None]]:
+    path = importlib.resources.files("cpca") / "resources" / "adcodes.csv"
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for rec in csv.DictReader(f):
+            code = rec["adcode"][:6]
+            lon = float(rec["longitude"]) if rec["longitude"] else None
+            lat = float(rec["latitude"]) if rec["latitude"] else None
+            rows.append((code, rec["name"], lon, lat))
+    return rows
+
+
+def _is_grouping(code: str, name: str) -> bool:
+    if code[4:] != "00" or code[2:] == "0000":
+        return False
+    return code[2:4] == _DIRECT_COUNTY_GROUP or (
+        code[:2] in MUNICIPALITY_PROVINCES and name in {"市辖区", "县"}
+    )
+
+
+def build_divisions() -> Divisions:
+    raw = [r for r in _read_table() if not _is_grouping(r[0], r[1])]
+    out: list[Division] = []
+    for code, name, lon, lat in raw:
+        province_code = code[:2] + "0000"
+        if code == province_code:
+            level = DivisionLevel.PROVINCE
+            prefecture_code = code if code[:2] in MUNICIPALITY_PROVINCES | REGIONS_WITHOUT_SUBDIVISIONS else ""
+        elif code[4:] == "00":
+            level = DivisionLevel.PREFECTURE
+            prefecture_code = code
+        else:
+            if name == "市辖区" or lon is None:
+                continue  # "市辖区" rows are groupings; a few abolished units have no coordinates
+            level = DivisionLevel.COUNTY
+            if code[:2] in MUNICIPALITY_PROVINCES:
+                prefecture_code = province_code
+            elif code[2:4] == _DIRECT_COUNTY_GROUP:
+                prefecture_code = code
+            else:
+                prefecture_code = code[:4] + "00"
+        out.append(Division(code, name, level, province_code, prefecture_code, lon, lat))
+    known = {d.code for d in out}
+    # A county whose prefecture row is missing from the table would have no place: refuse loudly.
+    orphans = [d.code for d in out if d.prefecture_code and d.prefecture_code not in known]
+    if orphans:
+        raise ValueError(f"division table has counties without a prefecture: {orphans[:5]}")
+    return Divisions(out)
+
+
+@lru_cache(maxsize=1)
+def divisions() -> Divisions:
+    """The division table of the installed data package (loaded once)."""
+    return build_divisions()
