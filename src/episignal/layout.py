@@ -65,6 +65,21 @@ class Layout:
     def sms_outbox(self) -> Path:
         return self.root / "sms-outbox.jsonl"
 
+    @property
+    def card_signing_key(self) -> Path:
+        """Ed25519 private key that signs the card's QR tokens (PEM, owner-only)."""
+        return self.root / "card-signing.key"
+
+    @property
+    def session_key(self) -> Path:
+        """HMAC key for card-service session cookies, shared by every web worker."""
+        return self.root / "session.key"
+
+    @property
+    def sms_state(self) -> Path:
+        """Working files of the SMS gateway started by deploy/kannel/start (config, logs, pids)."""
+        return self.root / "kannel"
+
     def ensure(self) -> Layout:
         self.root.mkdir(parents=True, exist_ok=True)
         return self

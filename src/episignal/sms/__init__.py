@@ -1,0 +1,1 @@
+"""SMS channel: outgoing messages (local outbox or the Kannel gateway) and the CXMYD query flow."""
