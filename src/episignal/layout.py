@@ -80,6 +80,11 @@ class Layout:
         """Working files of the SMS gateway started by deploy/kannel/start (config, logs, pids)."""
         return self.root / "kannel"
 
+    @property
+    def exposure(self) -> Path:
+        """Exposure notification: key server, verification server, exports and phone state."""
+        return self.root / "exposure"
+
     def ensure(self) -> Layout:
         self.root.mkdir(parents=True, exist_ok=True)
         return self
