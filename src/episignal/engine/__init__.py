@@ -1,0 +1,1 @@
+"""The engine: Ibis expressions from canonical events to stays, itineraries and home locations."""

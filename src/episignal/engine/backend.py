@@ -1,0 +1,59 @@
+"""Backend choice lives here: DuckDB in-process by default, PySpark (local or a cluster) on demand."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+
+import ibis
+
+DEFAULT_ENGINE = "duckdb"
+ENGINES = ("duckdb", "spark")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    name: str = DEFAULT_ENGINE
+    spark_master: str | None = None  # e.g. spark://host:7077; None → local[*]
+    threads: int | None = None
+    memory_limit: str | None = None  # DuckDB, e.g. "8GB"; spills to temp beyond it
+
+
+def duckdb_connection(
+    threads: int | None = None, memory_limit: str | None = None
+) -> ibis.BaseBackend:
+    con = ibis.duckdb.connect()
+    raw = con.con
+    raw.execute(f"SET temp_directory='{tempfile.gettempdir()}/episignal-duckdb'")
+    raw.execute("SET preserve_insertion_order=true")  # ingest numbers lines in file order
+    if threads:
+        raw.execute(f"SET threads={int(threads)}")
+    limit = memory_limit or os.environ.get("EPISIGNAL_DUCKDB_MEMORY")
+    if limit:
+        raw.execute("SET memory_limit=?", [limit])
+    return con
+
+
+def spark_connection(master: str | None = None) -> ibis.BaseBackend:
+    from pyspark.sql import SparkSession
+
+    builder = (
+        SparkSession.builder.appName("episignal")
+        .master(master or "local[*]")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", os.environ.get("EPISIGNAL_SPARK_PARTITIONS", "8"))
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+    )
+    session = builder.getOrCreate()
+    return ibis.pyspark.connect(session)
+
+
+def connect(config: EngineConfig) -> ibis.BaseBackend:
+    if config.name == "duckdb":
+        return duckdb_connection(config.threads, config.memory_limit)
+    if config.name == "spark":
+        return spark_connection(config.spark_master)
+    raise ValueError(f"unknown engine {config.name!r}; choose one of {', '.join(ENGINES)}")

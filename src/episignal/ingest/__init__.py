@@ -1,0 +1,1 @@
+"""Ingest: carrier feeds and canonical files → validated, pseudonymised canonical events."""

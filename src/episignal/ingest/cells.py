@@ -1,0 +1,179 @@
+"""Cell registry: validate a cells file, place every cell, and mark cells on a border between places.
+
+A cell whose coverage disc overlaps the coverage of a cell that belongs to another prefecture-level
+place (or country) is a *border cell*; ``alt_place`` names that other place (the one with the
+deepest overlap). The engine uses it to tell ping-pong between two cities from a real visit.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from scipy.spatial import cKDTree
+
+from episignal.geo import divisions
+from episignal.geo.places import HOME_COUNTRY
+from episignal.lake import VersionedDataset
+
+CELLS_PARTITION = (("registry", "cells"),)
+CELL_COLUMNS = ("cell_id", "carrier", "lon", "lat", "radius_m", "county_code", "country")
+BORDER_NEIGHBOURS = 24  # overlaps are looked for among this many nearest cells
+EARTH_RADIUS_M = 6_371_000.0
+_CELL_ID_RE = re.compile(r"[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}")  # PLMN-AREA-CELL
+
+
+class CellsFileError(ValueError):
+    """The cells file as a whole cannot be read (missing columns, unreadable)."""
+
+
+@dataclass(frozen=True)
+class CellsReport:
+    rows: int
+    accepted: int
+    rejected: dict[str, int]
+    border_cells: int
+    total_in_registry: int
+
+
+def read_cells_file(path: Path) -> pa.Table:
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+    else:
+        convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in CELL_COLUMNS})
+        table = pacsv.read_csv(path, convert_options=convert)
+    missing = [c for c in CELL_COLUMNS if c not in table.column_names]
+    if missing:
+        raise CellsFileError(f"{path.name}: missing column(s) {', '.join(missing)}")
+    return table.select(list(CELL_COLUMNS)).cast(
+        pa.schema([(c, pa.string()) for c in CELL_COLUMNS]), safe=False
+    )
+
+
+def _validate(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
+    """Typed, placed cells and the count of rejected rows per reason."""
+    table_divs = divisions()
+    rows = table.to_pylist()
+    reasons: dict[str, int] = {}
+    good: list[dict] = []
+    for r in rows:
+        reason = None
+        try:
+            lon, lat, radius = float(r["lon"]), float(r["lat"]), float(r["radius_m"])
+        except (TypeError, ValueError):
+            lon = lat = radius = float("nan")
+        country = (r["country"] or "").strip().upper()
+        county = (r["county_code"] or "").strip()
+        cell_id = (r["cell_id"] or "").strip()
+        if not _CELL_ID_RE.fullmatch(cell_id):
+            reason = "bad_cell_id"
+        elif not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            reason = "bad_coordinates"
+        elif not radius > 0:
+            reason = "bad_radius"
+        elif len(country) != 2 or not country.isalpha():
+            reason = "bad_country"
+        elif country == HOME_COUNTRY and county not in table_divs:
+            reason = "unknown_county"
+        if reason:
+            reasons[reason] = reasons.get(reason, 0) + 1
+            continue
+        if country == HOME_COUNTRY:
+            place = table_divs.get(county).prefecture_code
+            county_place = county
+        else:
+            place = county_place = country
+        good.append(
+            {
+                "cell_id": cell_id,
+                "carrier": (r["carrier"] or "").strip(),
+                "lon": lon,
+                "lat": lat,
+                "radius_m": radius,
+                "county_code": county if country == HOME_COUNTRY else "",
+                "country": country,
+                "place_code": place,
+                "county_place": county_place,
+            }
+        )
+    return pa.Table.from_pylist(good, schema=_SCHEMA_NO_ALT), reasons
+
+
+_SCHEMA_NO_ALT = pa.schema(
+    [
+        ("cell_id", pa.string()),
+        ("carrier", pa.string()),
+        ("lon", pa.float64()),
+        ("lat", pa.float64()),
+        ("radius_m", pa.float64()),
+        ("county_code", pa.string()),
+        ("country", pa.string()),
+        ("place_code", pa.string()),
+        ("county_place", pa.string()),
+    ]
+)
+
+
+def border_alternates(
+    lon: np.ndarray, lat: np.ndarray, radius_m: np.ndarray, place: np.ndarray
+) -> np.ndarray:
+    """For each cell, the other place whose cells' coverage overlaps it most, or "" if none."""
+    n = len(lon)
+    out = np.full(n, "", dtype=object)
+    if n < 2:
+        return out
+    lat_r, lon_r = np.radians(lat), np.radians(lon)
+    xyz = (
+        np.column_stack(
+            [np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)]
+        )
+        * EARTH_RADIUS_M
+    )  # chord distance ≈ ground distance at cell scales
+    k = min(BORDER_NEIGHBOURS + 1, n)
+    dist, idx = cKDTree(xyz).query(xyz, k=k)
+    overlap = radius_m[:, None] + radius_m[idx] - dist  # > 0: coverage discs intersect
+    other = place[idx] != place[:, None]
+    depth = np.where(other & (overlap > 0), overlap, -np.inf)
+    best = depth.argmax(axis=1)
+    has = np.isfinite(depth[np.arange(n), best])
+    out[has] = place[idx[np.arange(n), best]][has]
+    return out
+
+
+def ingest_cells(path: Path, registry: VersionedDataset) -> CellsReport:
+    """Merge a cells file into the registry (same cell_id: the new row wins); atomic."""
+    raw = read_cells_file(path)
+    new, reasons = _validate(raw)
+    old_files = registry.files()
+    if old_files:
+        old = pq.read_table(old_files).select(_SCHEMA_NO_ALT.names)
+        keep = pc.invert(pc.is_in(old["cell_id"], value_set=new["cell_id"]))
+        merged = pa.concat_tables([old.filter(keep), new])
+    else:
+        merged = new
+    # The same id twice in one file: the last row wins, like a later file would.
+    ids = merged["cell_id"].to_numpy(zero_copy_only=False)
+    _, last = np.unique(ids[::-1], return_index=True)
+    merged = merged.take(np.sort(len(ids) - 1 - last))
+    alt = border_alternates(
+        merged["lon"].to_numpy(),
+        merged["lat"].to_numpy(),
+        merged["radius_m"].to_numpy(),
+        merged["place_code"].to_numpy(zero_copy_only=False),
+    )
+    merged = merged.append_column("alt_place", pa.array(alt, pa.string()))
+    with registry.change() as staging:
+        pq.write_table(merged, staging.partition_dir(CELLS_PARTITION) / "cells.parquet")
+    return CellsReport(
+        rows=raw.num_rows,
+        accepted=new.num_rows,
+        rejected=reasons,
+        border_cells=int((alt != "").sum()),
+        total_in_registry=merged.num_rows,
+    )
