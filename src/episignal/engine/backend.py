@@ -1,4 +1,4 @@
-"""Backend choice lives here: DuckDB in-process by default, PySpark (local or a cluster) on demand."""
+"""Backend choice lives here: DuckDB in-process by default, PySpark (local or cluster) on demand."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cell registry: validate a cells file, place every cell, and mark cells on a border between places.
+"""Cell registry: validate a cells file, place every cell, mark cells on a border between places.
 
 A cell whose coverage disc overlaps the coverage of a cell that belongs to another prefecture-level
 place (or country) is a *border cell*; ``alt_place`` names that other place (the one with the

@@ -271,9 +271,10 @@ def ingest_files(
 
     # ---- write events and quarantine atomically, each ------------------------------------------
     progress("write")
-    keep = ranked.filter(
-        ranked.rank == 0
-    )  # ibis row_number() counts from 0.order_by(["local_date", "carrier", "subscriber", "ts_utc_s"])
+    # ibis row_number() counts from 0: rank 0 is the row kept (existing data first, then file order)
+    keep = ranked.filter(ranked.rank == 0).order_by(
+        ["local_date", "carrier", "subscriber", "ts_utc_s"]
+    )
     with events.change() as staging:
         scratch = staging.path / ".new"
         if affected_keys:

@@ -1,8 +1,8 @@
 """A hive-partitioned Parquet dataset whose every change is a new version made visible atomically.
 
 Layout: ``ROOT/CURRENT`` names the live version directory ``ROOT/vNNNNNN/``; each version holds
-``key=value/…/part-*.parquet`` partitions and a ``manifest.json`` mapping each partition to the id of
-the write that produced it. A change writes a complete new version beside the live one (unchanged
+``key=value/…/part-*.parquet`` partitions and a ``manifest.json`` mapping each partition to the id
+of the write that produced it. A change writes a complete new version beside the live one (unchanged
 partitions are hard links, so it costs no copy), then replaces ``CURRENT`` with ``os.replace``. A
 crash at any point before that leaves the previous version live and intact; readers never see a mix.
 """
@@ -50,7 +50,7 @@ class Staging:
     dropped: set[Partition] = field(default_factory=set)
 
     def partition_dir(self, partition: Partition) -> Path:
-        """Directory to write a partition's Parquet files into (any existing content is replaced)."""
+        """Directory to write a partition's Parquet files into (existing content is replaced)."""
         self.keep.pop(partition, None)
         self.written[partition] = uuid.uuid4().hex
         d = self.path / partition_path(partition)
