@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
+from episignal.card.cli import audit_app, publish, serve, tokens_app
+from episignal.engine.cli import itinerary, process
 from episignal.exposure.cli import app as exposure_app
+from episignal.ingest.cli import ingest
 
 app = typer.Typer(
     name="episignal",
@@ -12,7 +15,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("ingest")(ingest)
+app.command("process")(process)
+app.command("itinerary")(itinerary)
 app.add_typer(exposure_app, name="exposure")
+app.command("publish")(publish)
+app.command("serve")(serve)
+app.add_typer(audit_app, name="audit")
+app.add_typer(tokens_app, name="tokens")
 
 
 def main() -> None:

@@ -1,0 +1,42 @@
+"""Reading and writing the lake's Parquet from either backend (the only backend-specific I/O)."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+
+
+def read_parquet(con: ibis.BaseBackend, files: Sequence[Path]) -> ir.Table:
+    if con.name == "pyspark":
+        df = con._session.read.parquet(*[str(f) for f in files])
+        name = f"t_{uuid.uuid4().hex[:10]}"
+        df.createOrReplaceTempView(name)
+        return con.table(name)
+    return con.read_parquet([str(f) for f in files])
+
+
+def write_parquet(
+    con: ibis.BaseBackend, expr: ir.Table, directory: Path, stem: str = "part"
+) -> None:
+    """Write ``expr`` as Parquet file(s) ``directory/{stem}-NNNN.parquet``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if con.name == "pyspark":
+        scratch = directory / f".spark-{uuid.uuid4().hex[:8]}"
+        con.to_pyspark(expr).coalesce(1).write.parquet(str(scratch))
+        for i, f in enumerate(sorted(scratch.glob("part-*.parquet"))):
+            f.rename(directory / f"{stem}-{i:04d}.parquet")
+        shutil.rmtree(scratch)
+    else:
+        con.to_parquet(expr, directory / f"{stem}-0000.parquet")
+
+
+def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
+    """Compute ``expr`` once for several consumers (temp table / cached DataFrame)."""
+    if con.name == "pyspark":
+        return expr.cache()
+    return con.create_table(f"m_{uuid.uuid4().hex[:10]}", expr, temp=True)
