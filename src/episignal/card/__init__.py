@@ -1,0 +1,1 @@
+"""The itinerary card: policy (versioned configuration), colour rules, assembly, QR tokens."""

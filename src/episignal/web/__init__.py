@@ -1,0 +1,1 @@
+"""The web app (FastAPI): card pages and API, verifier, health-authority API, SMS webhook."""
