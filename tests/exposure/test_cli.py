@@ -89,3 +89,32 @@ def test_verify_export_exits_non_zero_when_the_signature_does_not_match(
     assert result.exit_code != 0
     assert "does not verify" in result.output
     assert "Traceback" not in result.output
+
+
+def test_evaluate_prints_precision_and_recall_as_json(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "exposure",
+            "evaluate",
+            "--people",
+            "40",
+            "--days",
+            "1",
+            "--json",
+            "--data",
+            str(tmp_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert 0 <= out["precision"] <= 1 and 0 <= out["recall"] <= 1
+    assert out["thresholds"]
+
+
+def test_issue_code_prints_a_short_and_a_long_code(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["exposure", "issue-code", "--data", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert len(out["short_code"]) == 8 and out["short_code"].isdigit()
+    assert len(out["long_code"]) == 16

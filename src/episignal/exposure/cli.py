@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from episignal.cli_common import DEFAULT_DATA, DataDirOption, err_console, fail
+from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, err_console, fail
 from episignal.exposure import crypto
 from episignal.exposure.export_format import (
     ExportVerificationError,
@@ -110,3 +110,123 @@ def verify_export_cmd(
     }
     typer.echo(json.dumps(out, indent=1))
     err_console.print(f"[green]verified[/]: {len(ex.keys)} keys", highlight=False)
+
+
+@app.command()
+def evaluate(
+    people: Annotated[int, typer.Option(min=2, help="Phones in the crowd.")] = 200,
+    places: Annotated[int, typer.Option(min=1, help="Shared places.")] = 16,
+    days: Annotated[int, typer.Option(min=1, max=21, help="Days simulated.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same crowd).")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    data: DataDirOption = DEFAULT_DATA,
+) -> None:
+    """Simulate a crowd and report precision and recall of notifications vs ground truth."""
+    from rich.table import Table
+
+    from episignal.exposure.crowd import CrowdParams
+    from episignal.exposure.evaluate import evaluate_crowd
+    from episignal.exposure.settings import load_settings
+
+    result = evaluate_crowd(
+        CrowdParams(people=people, places=places, days=days, seed=seed), load_settings(data)
+    )
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "people": result.people,
+                    "diagnosed": result.diagnosed,
+                    "close_contacts": result.close_contacts,
+                    "precision": result.precision,
+                    "recall": result.recall,
+                    "thresholds": result.rows(),
+                },
+                indent=1,
+            )
+        )
+        return
+    table = Table(
+        title=f"{result.people} phones, {result.diagnosed} diagnosed, "
+        f"{result.close_contacts} real close contacts"
+    )
+    for col in ("threshold (weighted min)", "notified", "TP", "FP", "FN", "precision", "recall"):
+        table.add_column(col, justify="right")
+    for r in result.rows():
+        table.add_row(*(str(v) for v in r.values()))
+    console.print(table)
+
+
+@app.command()
+def export(
+    data: DataDirOption = DEFAULT_DATA,
+) -> None:
+    """Build the export batches that have ended, apply retention, rewrite index.txt."""
+    import time
+
+    from episignal.exposure.keyserver.exports import export_public_key_path, run_exports
+
+    built = run_exports(data, int(time.time()))
+    for name in built:
+        typer.echo(name)
+    err_console.print(f"{len(built)} export file(s); public key: {export_public_key_path(data)}")
+
+
+@app.command("issue-code")
+def issue_code(
+    test_type: Annotated[str, typer.Option(help="confirmed or likely")] = "confirmed",
+    symptom_onset: Annotated[
+        str | None, typer.Option(help="Symptom onset date, YYYY-MM-DD.")
+    ] = None,
+    phone: Annotated[
+        str | None, typer.Option(help="Send the long code by SMS to this number (+86…).")
+    ] = None,
+    data: DataDirOption = DEFAULT_DATA,
+) -> None:
+    """Health authority: issue a one-time upload code for a diagnosed person."""
+    from datetime import date
+
+    from episignal.exposure.verification import VerificationError, VerificationService
+
+    try:
+        onset = date.fromisoformat(symptom_onset) if symptom_onset else None
+        issued = VerificationService(data).issue(test_type, onset, phone_e164=phone)
+    except (VerificationError, ValueError) as e:
+        raise fail(str(e)) from None
+    typer.echo(json.dumps(issued.__dict__, indent=1))
+
+
+@app.command("serve-keyserver")
+def serve_keyserver(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8081,
+    export_every_minutes: Annotated[
+        float, typer.Option(help="How often to check for ended batches (0: never).")
+    ] = 10.0,
+    data: DataDirOption = DEFAULT_DATA,
+) -> None:
+    """Run the key server (publish, index.txt, export files, public key)."""
+    import uvicorn
+
+    from episignal.exposure.keyserver.app import create_keyserver_app
+    from episignal.exposure.verification import VerificationService
+
+    VerificationService(data).close()  # the certificate public key must exist
+    app_ = create_keyserver_app(
+        data, export_every_seconds=export_every_minutes * 60 if export_every_minutes else None
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command("serve-verification")
+def serve_verification(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8082,
+    data: DataDirOption = DEFAULT_DATA,
+) -> None:
+    """Run the verification server (codes, tokens, certificates)."""
+    import uvicorn
+
+    from episignal.exposure.verification import create_verification_app
+
+    uvicorn.run(create_verification_app(data), host=host, port=port, log_level="warning")
