@@ -8,6 +8,7 @@ from episignal.card.cli import audit_app, publish, serve, tokens_app
 from episignal.engine.cli import itinerary, process
 from episignal.exposure.cli import app as exposure_app
 from episignal.ingest.cli import ingest
+from episignal.simulate.cli import simulate
 
 app = typer.Typer(
     name="episignal",
@@ -15,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("simulate")(simulate)
 app.command("ingest")(ingest)
 app.command("process")(process)
 app.command("itinerary")(itinerary)

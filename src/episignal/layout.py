@@ -58,6 +58,11 @@ class Layout:
         return self.root / "raw"
 
     @property
+    def raw_cells(self) -> Path:
+        """Simulated cells file (contract columns), next to the carrier exports."""
+        return self.raw / "cells.csv"
+
+    @property
     def serving_db(self) -> Path:
         return self.root / "serving.sqlite3"
 
