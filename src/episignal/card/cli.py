@@ -84,6 +84,8 @@ def publish(
         result = publish_day(data, date.date())
     except (PublishError, PolicyError) as exc:
         raise fail(str(exc)) from None
+    except ValueError as exc:  # the engine's ItineraryError: no data for that day, …
+        raise fail(f"no itineraries for {date.date()}: {exc}") from None
     if result.unchanged:
         console.print(f"{result.data_date}: already live (publication {result.publication_id})")
     else:
