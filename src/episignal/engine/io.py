@@ -27,7 +27,9 @@ def write_parquet(
     directory.mkdir(parents=True, exist_ok=True)
     if con.name == "pyspark":
         scratch = directory / f".spark-{uuid.uuid4().hex[:8]}"
-        con.to_pyspark(expr).coalesce(1).write.parquet(str(scratch))
+        con._run_pre_execute_hooks(expr)  # registers in-memory tables the query may use
+        df = con._session.sql(con.compile(expr))
+        df.coalesce(1).write.parquet(str(scratch))
         for i, f in enumerate(sorted(scratch.glob("part-*.parquet"))):
             f.rename(directory / f"{stem}-{i:04d}.parquet")
         shutil.rmtree(scratch)

@@ -168,8 +168,10 @@ def ingest_cells(path: Path, registry: VersionedDataset) -> CellsReport:
         merged["place_code"].to_numpy(zero_copy_only=False),
     )
     merged = merged.append_column("alt_place", pa.array(alt, pa.string()))
-    with registry.change() as staging:
-        pq.write_table(merged, staging.partition_dir(CELLS_PARTITION) / "cells.parquet")
+    # An unchanged registry keeps its version, so processed days stay valid (no recompute).
+    if not (old_files and pq.read_table(old_files).select(merged.column_names).equals(merged)):
+        with registry.change() as staging:
+            pq.write_table(merged, staging.partition_dir(CELLS_PARTITION) / "cells.parquet")
     return CellsReport(
         rows=raw.num_rows,
         accepted=new.num_rows,

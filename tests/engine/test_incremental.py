@@ -1,0 +1,56 @@
+"""Incremental processing: a new day touches only that day, and equals a full backfill."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from episignal.engine.process import event_days, process_days
+from episignal.lake import VersionedDataset
+from episignal.layout import Layout
+from tests.core_world import at, every, ingest
+
+TIMELINE = {
+    "+8613800138000": every(at(0, "08:00"), at(2, "20:00"), "46000-1-1", minutes=30),
+    "+8613900139000": every(at(0, "20:00"), at(1, "03:00"), "46000-5-1", minutes=20)
+    + every(at(1, "09:00"), at(2, "12:00"), "46000-2-2", minutes=20),
+}
+
+
+def _stays(data: Path) -> list[tuple]:
+    files = VersionedDataset(Layout(data).stays).files()
+    return duckdb.sql(
+        f"SELECT * FROM read_parquet({[str(f) for f in files]}, hive_partitioning=true) ORDER BY ALL"
+    ).fetchall()
+
+
+def test_day_by_day_processing_equals_a_backfill(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "22" * 32)  # same subscribers in both
+    backfill, daily = tmp_path / "a" / "data", tmp_path / "b" / "data"
+    backfill.parent.mkdir()
+    daily.parent.mkdir()
+    for data in (backfill, daily):
+        ingest(data, TIMELINE)
+    days = event_days(backfill)
+    process_days(backfill, days)
+    for day in days:
+        process_days(daily, [day])
+    assert _stays(backfill) == _stays(daily)
+    assert len(_stays(backfill)) > 0
+
+
+def test_unchanged_days_are_not_recomputed_and_new_data_recomputes_only_its_days(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    ingest(data, TIMELINE)
+    days = event_days(data)
+    assert process_days(data, days) == days
+    assert process_days(data, days) == []
+    ingest(data, {"+8613700137000": every(at(1, "08:00"), at(1, "18:00"), "46000-4-1")}, "late.csv")
+    # the late day 1 changes day 1 and day 2 (its lookback), nothing else
+    assert process_days(data, days) == [days[1], days[2]]

@@ -1,0 +1,192 @@
+"""Ingest: every row accounted for, numbers never stored, re-runs and crashes harmless."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from episignal.ingest.run import IngestError, ingest_files
+from episignal.lake import VersionedDataset
+from episignal.layout import Layout
+from tests.core_world import at, every, write_cells, write_events
+
+NUMBER_E164 = "8613800138000"
+
+
+def _events(data: Path) -> list[tuple]:
+    files = VersionedDataset(Layout(data).events).files()
+    return duckdb.sql(
+        f"SELECT subscriber, ts_utc_s, cell_id, event_type FROM read_parquet({[str(f) for f in files]})"
+        " ORDER BY ALL"
+    ).fetchall()
+
+
+def _quarantine(data: Path) -> list[tuple]:
+    files = VersionedDataset(Layout(data).quarantine).files()
+    return duckdb.sql(
+        f"SELECT reason, line FROM read_parquet({[str(f) for f in files]}) ORDER BY line_no"
+    ).fetchall()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def test_each_bad_row_is_quarantined_with_its_reason_and_every_row_is_counted(
+    tmp_path: Path, data: Path
+) -> None:
+    raw = tmp_path / "a.txt"
+    raw.write_text(
+        "13800138000|20200120081500|1|1|3|\n"  # good
+        "13800138000|20200120091500|1|2|5|\n"  # good
+        "13800138000|20200120091500|1|2|5|\n"  # exact duplicate
+        "13800138000|20200125140000|1|1|4|44010\n"  # good, roaming in Japan
+        "1380013800|20200120081500|1|1|3|\n"  # bad number (10 digits)
+        "13800138000|20200120081500|1|99|3|\n"  # unknown cell
+        "13800138000|20200230081500|1|1|3|\n"  # 30 February
+        "13800138000|20200120081500|1|1|3\n"  # one field short
+        "13800138000|20990120081500|1|1|3|\n"  # in the future
+        "13800138000|20200120081500|1|1|12|\n"  # no such event code
+    )
+    report = ingest_files(data, "carrier-a", [raw], cells_path=write_cells(tmp_path / "c.csv"))
+    (f,) = report.files
+    assert (f.rows_read, f.accepted, f.duplicates) == (10, 3, 1)
+    assert f.quarantined == {
+        "bad_number": 1,
+        "unknown_cell": 1,
+        "bad_time": 1,
+        "field_count": 1,
+        "future_time": 1,
+        "bad_event_type": 1,
+    }
+    assert f.balanced
+    assert len(_events(data)) == 3
+    reasons = [r for r, _ in _quarantine(data)]
+    assert reasons == [
+        "bad_number",
+        "unknown_cell",
+        "bad_time",
+        "field_count",
+        "future_time",
+        "bad_event_type",
+    ]
+
+
+def test_raw_numbers_never_reach_any_stored_file(tmp_path: Path, data: Path) -> None:
+    raw = tmp_path / "a.txt"
+    raw.write_text(
+        "13800138000|20200120081500|1|1|3|\n"
+        "13800138000|20200120081500|1|99|3|\n"  # quarantined rows keep a masked number only
+        "13800138000|2020|1|1|3\n"
+    )
+    ingest_files(data, "carrier-a", [raw], cells_path=write_cells(tmp_path / "c.csv"))
+    for path in data.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert b"13800138000" not in content, path
+            assert b"00138000" not in content, path
+    assert all(line.startswith("138****8000") for _, line in _quarantine(data))
+
+
+def test_pseudonym_follows_the_published_contract(
+    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "00" * 32)
+    events = write_events(tmp_path / "e.csv", {"+" + NUMBER_E164: [(at(0, "08:00"), "46000-1-1")]})
+    ingest_files(data, "canonical", [events], cells_path=write_cells(tmp_path / "c.csv"))
+    expected = hmac.new(bytes(32), NUMBER_E164.encode(), hashlib.sha256).hexdigest()[:32]
+    assert {row[0] for row in _events(data)} == {expected}
+
+
+def test_key_file_is_created_once_with_owner_only_permissions(tmp_path: Path, data: Path) -> None:
+    events = write_events(tmp_path / "e.csv", {"+" + NUMBER_E164: [(at(0, "08:00"), "46000-1-1")]})
+    ingest_files(data, "canonical", [events], cells_path=write_cells(tmp_path / "c.csv"))
+    key = Layout(data).pseudonym_key
+    assert key.stat().st_mode & 0o777 == 0o600
+    before = key.read_text()
+    ingest_files(data, "canonical", [events])
+    assert key.read_text() == before
+
+
+def test_reingesting_the_same_files_adds_nothing(tmp_path: Path, data: Path) -> None:
+    events = write_events(
+        tmp_path / "e.csv", {"+" + NUMBER_E164: every(at(0, "08:00"), at(1, "08:00"), "46000-1-1")}
+    )
+    cells = write_cells(tmp_path / "c.csv")
+    first = ingest_files(data, "canonical", [events], cells_path=cells)
+    before = _events(data)
+    second = ingest_files(data, "canonical", [events], cells_path=cells)
+    assert _events(data) == before
+    assert second.accepted == 0 and second.duplicates == first.accepted
+
+
+def test_a_crash_mid_write_leaves_the_previous_dataset_intact(
+    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cells = write_cells(tmp_path / "c.csv")
+    day0 = write_events(tmp_path / "d0.csv", {"+" + NUMBER_E164: [(at(0, "08:00"), "46000-1-1")]})
+    ingest_files(data, "canonical", [day0], cells_path=cells)
+    before = _events(data)
+    version = VersionedDataset(Layout(data).events).current_version()
+
+    def crash(*_a: object, **_k: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("episignal.lake.versioned.VersionedDataset._commit", crash)
+    day1 = write_events(tmp_path / "d1.csv", {"+" + NUMBER_E164: [(at(1, "08:00"), "46000-1-1")]})
+    with pytest.raises(OSError, match="disk full"):
+        ingest_files(data, "canonical", [day1])
+    monkeypatch.undo()
+    assert VersionedDataset(Layout(data).events).current_version() == version
+    assert _events(data) == before
+    ingest_files(data, "canonical", [day1])  # and the next run cleans up and succeeds
+    assert len(_events(data)) == 2
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "cell"),
+    [
+        ("carrier-a", "13800138000|20200120081500|1|1|3|\n", "46000-1-1"),
+        (
+            "carrier-b",
+            "MSISDN,EVENT_TIME_MS,ECI,EVENT,VPLMN\n8613800138000,1579479300000,257,PLU,\n",
+            "46001-1-1",
+        ),
+        (
+            "carrier-c",
+            "user\ttime\tecgi\ttype\n"
+            "+86 138 0013 8000\t2020-01-20T00:15:00Z\t460-11-1-1\tperiodic_update\n",
+            "46011-1-1",
+        ),
+        (
+            "canonical",
+            "msisdn,ts,cell_id,event_type\n"
+            "+8613800138000,2020-01-20T08:15:00+08:00,46000-1-1,periodic_update\n",
+            "46000-1-1",
+        ),
+    ],
+)
+def test_every_layout_yields_the_same_canonical_event(
+    tmp_path: Path, data: Path, fmt: str, text: str, cell: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "11" * 32)
+    raw = tmp_path / "feed.txt"
+    raw.write_text(text)
+    report = ingest_files(data, fmt, [raw], cells_path=write_cells(tmp_path / "c.csv"))
+    assert report.accepted == 1, report.to_json()
+    ((_, ts, cell_id, kind),) = _events(data)
+    assert (ts, cell_id, kind) == (1579479300, cell, "periodic_update")
+
+
+def test_unknown_format_and_missing_registry_are_clear_errors(tmp_path: Path, data: Path) -> None:
+    raw = tmp_path / "e.csv"
+    raw.write_text("msisdn,ts,cell_id,event_type\n")
+    with pytest.raises(IngestError, match="unknown format"):
+        ingest_files(data, "carrier-z", [raw])
+    with pytest.raises(IngestError, match="--cells"):
+        ingest_files(data, "canonical", [raw])
