@@ -22,7 +22,8 @@ TIMELINE = {
 def _stays(data: Path) -> list[tuple]:
     files = VersionedDataset(Layout(data).stays).files()
     return duckdb.sql(
-        f"SELECT * FROM read_parquet({[str(f) for f in files]}, hive_partitioning=true) ORDER BY ALL"
+        f"SELECT * FROM read_parquet({[str(f) for f in files]}, hive_partitioning=true)"
+        " ORDER BY ALL"
     ).fetchall()
 
 

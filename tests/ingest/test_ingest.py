@@ -20,7 +20,8 @@ NUMBER_E164 = "8613800138000"
 def _events(data: Path) -> list[tuple]:
     files = VersionedDataset(Layout(data).events).files()
     return duckdb.sql(
-        f"SELECT subscriber, ts_utc_s, cell_id, event_type FROM read_parquet({[str(f) for f in files]})"
+        "SELECT subscriber, ts_utc_s, cell_id, event_type"
+        f" FROM read_parquet({[str(f) for f in files]})"
         " ORDER BY ALL"
     ).fetchall()
 

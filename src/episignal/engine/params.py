@@ -1,4 +1,4 @@
-"""The engine's parameters: small frozen objects with documented defaults (see docs/stay-rules.md)."""
+"""Engine parameters: small frozen objects with documented defaults (docs/stay-rules.md)."""
 
 from __future__ import annotations
 
