@@ -31,6 +31,8 @@ from episignal.privacy.pseudonym import mask_msisdn, normalise_msisdn
 from episignal.sms.segments import Segment, segment
 
 log = logging.getLogger(__name__)
+# httpx logs every request URL at INFO; a sendsms URL holds the number and the gateway password.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 # Kannel sendsms: coding 0 = 7-bit default alphabet, 2 = UCS-2 (Kannel user guide, "sendsms").
 _KANNEL_CODING = {"gsm7": "0", "ucs2": "2"}

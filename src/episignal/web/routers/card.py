@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import segno
@@ -217,5 +218,8 @@ def qr_code(body: VerifyRequest, services: ServicesDep) -> Response:
     result = services.signer.verify(body.token)
     if not result.valid:
         raise HTTPException(400, f"not a valid card token: {result.reason}")
-    svg = segno.make(body.token, error="m", micro=False).svg_inline(scale=4, border=2)
-    return Response(svg, media_type="image/svg+xml")
+    out = io.BytesIO()
+    segno.make(body.token, error="m", micro=False).save(
+        out, kind="svg", scale=4, border=2, xmldecl=False, svgclass=None, lineclass=None
+    )
+    return Response(out.getvalue(), media_type="image/svg+xml")
