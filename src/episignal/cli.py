@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from episignal.card.cli import audit_app, publish, serve, tokens_app
+from episignal.demo import demo
 from episignal.engine.cli import itinerary, process
 from episignal.exposure.cli import app as exposure_app
 from episignal.ingest.cli import ingest
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("simulate")(simulate)
+app.command("demo")(demo)
 app.command("ingest")(ingest)
 app.command("process")(process)
 app.command("itinerary")(itinerary)
