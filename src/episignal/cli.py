@@ -6,7 +6,8 @@ import typer
 
 from episignal.card.cli import audit_app, publish, serve, tokens_app
 from episignal.demo import demo
-from episignal.engine.cli import itinerary, process
+from episignal.engine.cli import home, itinerary, process
+from episignal.evaluation.cli import evaluate_cmd
 from episignal.exposure.cli import app as exposure_app
 from episignal.ingest.cli import ingest
 from episignal.simulate.cli import simulate
@@ -22,6 +23,8 @@ app.command("demo")(demo)
 app.command("ingest")(ingest)
 app.command("process")(process)
 app.command("itinerary")(itinerary)
+app.command("home")(home)
+app.command("evaluate")(evaluate_cmd)
 app.add_typer(exposure_app, name="exposure")
 app.command("publish")(publish)
 app.command("serve")(serve)

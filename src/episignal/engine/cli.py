@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail
 from episignal.engine.backend import ENGINES, EngineConfig
+from episignal.engine.home import homes_for_period
 from episignal.engine.itinerary import ItineraryError, itineraries_for_date, window_days
 from episignal.engine.process import NoEventsError, event_days, process_days
 
@@ -118,3 +119,24 @@ def itinerary(
     export_table(table, out)
     n_subs = len(pc.unique(table["subscriber"]))
     console.print(f"{table.num_rows:,} rows for {n_subs:,} subscribers → {out}")
+
+
+def home(
+    start: Annotated[str, typer.Option(help="First local day of the baseline, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option(help="Last local day of the baseline, YYYY-MM-DD.")],
+    out: Annotated[Path, typer.Option(help="Parquet or CSV file for the homes.")],
+    engine: EngineOption = "duckdb",
+    spark_master: MasterOption = None,
+    data: DataDirOption = DEFAULT_DATA,
+) -> None:
+    """Home county of each subscriber: the modal night-time county over the baseline."""
+    try:
+        first, last = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    except ValueError:
+        raise fail("--start and --end must be YYYY-MM-DD") from None
+    if last < first:
+        raise fail("--end is before --start")
+    table = homes_for_period(data, first, last, engine_config(engine, spark_master))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    (pq.write_table if out.suffix == ".parquet" else pacsv.write_csv)(table, out)
+    console.print(f"{table.num_rows:,} subscribers with a home → {out}")
