@@ -1,4 +1,4 @@
-"""Options and helpers shared by every sub-command (kept apart from cli.py to avoid import cycles)."""
+"""Options and helpers shared by every sub-command (apart from cli.py to avoid import cycles)."""
 
 from __future__ import annotations
 

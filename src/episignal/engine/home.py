@@ -19,8 +19,8 @@ from episignal.engine.io import read_parquet
 from episignal.engine.records import records
 from episignal.engine.spans import SECONDS_PER_DAY
 from episignal.ingest.events import LOCAL_UTC_OFFSET_S
-from episignal.layout import Layout
 from episignal.lake import VersionedDataset
+from episignal.layout import Layout
 
 NIGHT_START_HOUR = 22
 NIGHT_END_HOUR = 6

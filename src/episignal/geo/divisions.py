@@ -1,10 +1,10 @@
-"""Administrative divisions of China (province → prefecture → county) from the adcode table `cpca` ships.
+"""Administrative divisions of China (province → prefecture → county) from cpca's adcode table.
 
 Codes are the 6-digit national division codes (GB/T 2260). The table is read from the installed
 package, never typed by hand. Two rules make every county belong to exactly one *prefecture-level
 place* (the unit an itinerary lists):
 
-- municipalities (北京, 天津, 上海, 重庆) are themselves the prefecture-level place of their districts;
+- municipalities (北京, 天津, 上海, 重庆) are the prefecture-level place of their districts;
 - county-level units administered directly by a province (e.g. 仙桃, 济源) are their own
   prefecture-level place, and so are prefectures without counties (东莞, 中山, 嘉峪关, 儋州) and the
   special administrative regions and Taiwan, which the table lists at province level only.
@@ -38,7 +38,9 @@ class Division:
     name: str  # short official name, e.g. "武汉市"
     level: DivisionLevel
     province_code: str
-    prefecture_code: str  # the prefecture-level *place* this division belongs to (itself if prefecture)
+    prefecture_code: (
+        str  # the prefecture-level *place* this division belongs to (itself if prefecture)
+    )
     lon: float | None
     lat: float | None
 
@@ -107,7 +109,11 @@ class Divisions:
         """Every county-level area cells are placed in (prefectures without counties included)."""
         has_children = {d.prefecture_code for d in self if d.level is DivisionLevel.COUNTY}
         out = [d for d in self if d.level is DivisionLevel.COUNTY]
-        out += [d for d in self.prefectures() if d.code not in has_children and d.level is not DivisionLevel.COUNTY]
+        out += [
+            d
+            for d in self.prefectures()
+            if d.code not in has_children and d.level is not DivisionLevel.COUNTY
+        ]
         return out
 
 
@@ -138,7 +144,9 @@ def build_divisions() -> Divisions:
         province_code = code[:2] + "0000"
         if code == province_code:
             level = DivisionLevel.PROVINCE
-            prefecture_code = code if code[:2] in MUNICIPALITY_PROVINCES | REGIONS_WITHOUT_SUBDIVISIONS else ""
+            prefecture_code = (
+                code if code[:2] in MUNICIPALITY_PROVINCES | REGIONS_WITHOUT_SUBDIVISIONS else ""
+            )
         elif code[4:] == "00":
             level = DivisionLevel.PREFECTURE
             prefecture_code = code

@@ -30,7 +30,9 @@ class Place:
 
 @lru_cache(maxsize=1)
 def _zh_countries() -> gettext.NullTranslations:
-    return gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True)
+    return gettext.translation(
+        "iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True
+    )
 
 
 class UnknownCountry(KeyError):
@@ -62,13 +64,27 @@ def place_for_code(code: str) -> Place:
 
 
 # Generic suffixes of division names, longest first; what remains is the proper name.
-_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "自治州", "自治县",
-             "林区", "地区", "省", "市", "盟", "县", "区")
+_SUFFIXES = (
+    "特别行政区",
+    "维吾尔自治区",
+    "壮族自治区",
+    "回族自治区",
+    "自治区",
+    "自治州",
+    "自治县",
+    "林区",
+    "地区",
+    "省",
+    "市",
+    "盟",
+    "县",
+    "区",
+)
 _AUTONOMOUS_PREFIX_CHARS = 2  # "恩施土家族苗族自治州" → "恩施": the place name precedes the peoples
 
 
 def english_name(name_zh: str) -> str:
-    """Hanyu Pinyin of a division's proper name: "武汉市" → "Wuhan", "恩施土家族苗族自治州" → "Enshi"."""
+    """Hanyu Pinyin of a division's proper name: "武汉市" → "Wuhan"."""
     core = name_zh
     for suffix in _SUFFIXES:
         if core.endswith(suffix) and len(core) > len(suffix):

@@ -73,7 +73,7 @@ def _parse_key(text: str) -> bytes:
 
 
 def load_key(data_dir: Path) -> bytes:
-    """The pseudonym key: from the environment, else the data directory's key file (created 0600)."""
+    """The pseudonym key: from the environment, else the data directory's key file (0600)."""
     env = os.environ.get(KEY_ENV)
     if env:
         return _parse_key(env)
@@ -99,7 +99,7 @@ def pseudonymise(e164_digits: str, key: bytes) -> str:
 
 
 class Pseudonymiser:
-    """Normalise + pseudonymise with one key; what every component uses to turn a number into a subscriber id."""
+    """Normalise + pseudonymise with one key: how every component turns a number into an id."""
 
     def __init__(self, key: bytes) -> None:
         self._key = key
