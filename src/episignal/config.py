@@ -34,9 +34,7 @@ class Settings(BaseSettings):
         description="Kannel smsbox sendsms endpoint (loopback)",
     )
     kannel_username: str = Field(default="episignal", description="Kannel sendsms user")
-    kannel_password: SecretStr = Field(
-        default=SecretStr(""), description="Kannel sendsms password"
-    )
+    kannel_password: SecretStr = Field(default=SecretStr(""), description="Kannel sendsms password")
     sms_service_number: str = Field(
         default="10001", description="short code subscribers text CXMYD to; sender of replies"
     )
