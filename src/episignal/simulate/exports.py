@@ -235,21 +235,22 @@ def write_export(
     counts = {"clean": len(ev)}
     parts = [lines]
     if rng is not None and len(ev):
-        for kind, rate in DIRT_RATES.items():
-            k = int(rng.binomial(len(ev), rate))
-            counts[kind] = k
-            if k == 0:
+        wanted = {kind: int(rng.binomial(len(ev), rate)) for kind, rate in DIRT_RATES.items()}
+        # Distinct source rows, so no two dirty rows can coincide and the counts stay exact.
+        total = min(sum(wanted.values()), len(ev))
+        sources = rng.choice(len(ev), size=total, replace=False)
+        used = 0
+        for kind, k in wanted.items():
+            src = sources[used : used + k]
+            used += len(src)
+            counts[kind] = len(src)
+            if len(src) == 0:
                 continue
-            src = rng.integers(0, len(ev), k)
             if kind == "duplicate":
                 parts.append(lines.take(pa.array(src)))
                 continue
-            sub_ev = Events(
-                *(
-                    getattr(ev, f)[src]
-                    for f in ("sub", "ts_s", "cell", "event_type", "carrier", "style")
-                )
-            )
+            fields = ("sub", "ts_s", "cell", "event_type", "carrier", "style")
+            sub_ev = Events(*(getattr(ev, f)[src] for f in fields))
             parts.append(_dirty_lines(fmt, kind, sub_ev, national, cells, plmns, file_plmn))
     all_lines = pa.concat_arrays([p.cast(pa.large_string()) for p in parts])
     n_clean = len(lines)

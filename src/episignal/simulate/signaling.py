@@ -66,7 +66,7 @@ DIURNAL = np.array(
     ]
 )
 DIURNAL = DIURNAL / DIURNAL.mean()
-PROBE_S = {MODE_LOCAL: 180}  # how often a moving phone's position is re-evaluated
+PROBE_S = {MODE_LOCAL: 300}  # how often a moving phone's cell is re-evaluated (commutes: coarser)
 PROBE_DEFAULT_S = 60
 NEIGHBOUR_CELLS = 3
 SIGNAL_EXPONENT = 8.0  # steepness of the serving-cell weights: higher → less ping-pong
@@ -84,6 +84,7 @@ class CellIndex:
     area: np.ndarray
     cell_no: np.ndarray
     roaming: np.ndarray  # bool: foreign cell
+    tracking_area: np.ndarray  # unique id of (network, area): location updates fire on change
     home_offset: tuple[int, ...]
     foreign_offset: tuple[int, ...]
 
@@ -109,10 +110,14 @@ def cell_index(world: World) -> CellIndex:
         no.append(np.array([int(c.rsplit("-", 1)[1]) for c in cells.foreign_cell_id]))
         roam.append(np.ones(len(cells.foreign_cell_id), bool))
         total += len(cells.foreign_cell_id)
+    all_plmn = np.concatenate(plmn)
+    all_area = np.concatenate(area).astype(np.int64)
+    network = np.unique(all_plmn, return_inverse=True)[1]
     return CellIndex(
         cell_id=np.concatenate(ids),
-        plmn=np.concatenate(plmn),
-        area=np.concatenate(area).astype(np.int64),
+        plmn=all_plmn,
+        area=all_area,
+        tracking_area=all_area * 1000 + network,
         cell_no=np.concatenate(no).astype(np.int64),
         roaming=np.concatenate(roam),
         home_offset=tuple(home_off),
@@ -194,6 +199,10 @@ def generate_events(
     n = len(pop)
     span = window_end_s - window_start_s
     days = span // 86400
+    # The packed sort key below has 18 bits for the subscriber, 26 for the second in the window
+    # and 17 for the cell.
+    if n > 1 << 18 or span >= 1 << 26 or len(cell_index(world).cell_id) >= 1 << 17:
+        raise ValueError("chunk, window or cell count too large for the packed event key")
     hours = days * 24
 
     # --- activity (calls, SMS, data) ---
@@ -272,7 +281,9 @@ def generate_events(
     keep = ts >= pop.activation_s[sub]
     sub, ts, etype = sub[keep], ts[keep], etype[keep]
 
-    order = np.lexsort((etype, ts, sub))
+    # Grouped by subscriber (stable, so the order inside a subscriber does not depend on the
+    # chunk): per-subscriber random streams need it, time order is not needed yet.
+    order = np.argsort(sub, kind="stable")
     sub, ts, etype = sub[order], ts[order], etype[order]
 
     # --- where each event happens: at a visit, or on the leg towards the next one ---
@@ -304,11 +315,13 @@ def generate_events(
         )
         cand2[second], cum2[second] = c2, q2
     s_idx = np.flatnonzero(static)
-    pos = mov.pos[vi[s_idx]]
     after_port = carrier_now[s_idx] != pop.carrier[sub[s_idx]]
-    cand = np.where(after_port[:, None], cand2[pos], cand1[pos])
-    cum = np.where(after_port[:, None], cum2[pos], cum1[pos])
-    cell[s_idx] = _choose(cand, cum, u_cell[s_idx])
+    row = mov.pos[vi[s_idx]] + after_port * len(cand1)
+    cand_all = np.concatenate([cand1, cand2])
+    cum_all = np.concatenate([cum1, cum2])
+    u = u_cell[s_idx]
+    k = (u > cum_all[row, 0]).astype(np.int64) + (u > cum_all[row, 1])
+    cell[s_idx] = cand_all[row, k]
 
     # Events on the move: interpolate along the leg.
     m_idx = np.flatnonzero(~static)
@@ -343,7 +356,7 @@ def generate_events(
     index = cell_index(world)
     changed = np.concatenate(([False], (p_leg[1:] == p_leg[:-1]) & (p_cell[1:] != p_cell[:-1])))
     area_changed = changed & np.concatenate(
-        ([False], index.area[p_cell[1:]] != index.area[p_cell[:-1]])
+        ([False], index.tracking_area[p_cell[1:]] != index.tracking_area[p_cell[:-1]])
     )
     idle = pop.sparse[p_sub]
     emit = np.where(idle, area_changed, changed) & (p_t >= pop.activation_s[p_sub])
@@ -356,46 +369,39 @@ def generate_events(
     cell = np.concatenate([cell, p_cell[emit]])
     etype = np.concatenate([etype, p_type[emit]])
     style = np.concatenate([style, p_style[emit]])
-    carrier = np.where(ts >= pop.port_s[sub], pop.port_carrier[sub], pop.carrier[sub]).astype(
-        np.int8
+    # One sort by (subscriber, time, type, cell) packed in 64 bits; exact repeats become adjacent.
+    key = (
+        (sub.astype(np.uint64) << np.uint64(46))
+        | ((ts - window_start_s).astype(np.uint64) << np.uint64(20))
+        | (etype.astype(np.uint64) << np.uint64(17))
+        | cell.astype(np.uint64)
     )
-    order = np.lexsort((etype, ts, sub))
-    sub, ts, cell, etype, style, carrier = (
-        x[order] for x in (sub, ts, cell, etype, style, carrier)
-    )
+    order = np.argsort(key)
+    key = key[order]
+    sub, ts, cell, etype, style = (x[order] for x in (sub, ts, cell, etype, style))
+    # Two identical records (same phone, second, cell and type) would be indistinguishable from
+    # an export duplicate; keep one so that injected duplicates are the only duplicates.
+    keep = np.concatenate(([True], key[1:] != key[:-1]))
+    sub, ts, cell, etype, style = (x[keep] for x in (sub, ts, cell, etype, style))
 
     # --- location update whenever the tracking area (or network) changes ---
-    ta = index.area[cell] * 1000 + np.searchsorted(np.unique(index.plmn), index.plmn[cell])
+    ta = index.tracking_area[cell]
     new_ta = np.concatenate(([False], (sub[1:] == sub[:-1]) & (ta[1:] != ta[:-1])))
     new_ta &= (etype != LU) & (etype != ATTACH)
     lu = np.flatnonzero(new_ta)
-    sub = np.concatenate([sub, sub[lu]])
-    ts = np.concatenate([ts, ts[lu]])
-    cell = np.concatenate([cell, cell[lu]])
-    etype = np.concatenate([etype, np.full(len(lu), LU, np.int8)])
-    style = np.concatenate([style, style[lu]])
-    carrier = np.concatenate([carrier, carrier[lu]])
-    order = np.lexsort((cell, etype, ts, sub))
-    sub, ts, cell, etype, style, carrier = (
-        x[order] for x in (sub, ts, cell, etype, style, carrier)
-    )
-    # Two identical records (same phone, second, cell and type) would be indistinguishable from
-    # an export duplicate; keep one so that injected duplicates are the only duplicates.
-    dup = np.concatenate(
-        (
-            [False],
-            (sub[1:] == sub[:-1])
-            & (ts[1:] == ts[:-1])
-            & (cell[1:] == cell[:-1])
-            & (etype[1:] == etype[:-1]),
-        )
-    )
-    keep = ~dup
+    # The update comes just before the record that revealed the new area, in the same second.
+    sub = np.insert(sub, lu, sub[lu])
+    ts = np.insert(ts, lu, ts[lu])
+    cell = np.insert(cell, lu, cell[lu])
+    etype = np.insert(etype, lu, np.int8(LU))
+    style = np.insert(style, lu, style[lu])
+    carrier = np.where(ts >= pop.port_s[sub], pop.port_carrier[sub], pop.carrier[sub])
+    keep = np.ones(len(ts), bool)
     return Events(
         sub=sub[keep].astype(np.int32),
         ts_s=ts[keep],
         cell=cell[keep].astype(np.int32),
         event_type=etype[keep],
-        carrier=carrier[keep],
+        carrier=carrier[keep].astype(np.int8),
         style=style[keep],
     )
