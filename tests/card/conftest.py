@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from episignal.config import Settings
 from episignal.store import open_store
 from episignal.store.engine import Store
+from episignal.store.pgcluster import create_database, postgres_cluster
 from episignal.web.app import create_app
 
 from .helpers import Env
-from .pg import create_database, postgres_cluster
 
 _db_counter = itertools.count()
 

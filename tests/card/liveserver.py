@@ -11,7 +11,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from .pg import free_port
+from episignal.store.pgcluster import free_port
 
 
 @contextmanager

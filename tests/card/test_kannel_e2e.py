@@ -18,11 +18,11 @@ import pytest
 from episignal.config import Settings
 from episignal.sms.segments import reassemble
 from episignal.store import open_store
+from episignal.store.pgcluster import free_port
 from episignal.web.app import create_app
 
 from .helpers import ALICE, publish_fixture
 from .liveserver import live_server
-from .pg import free_port
 
 pytestmark = pytest.mark.slow
 

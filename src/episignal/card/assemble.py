@@ -97,6 +97,8 @@ def colour_for(
 
 def marked_cities(areas: Sequence[RiskArea], now: datetime) -> frozenset[str]:
     """Cities that contain a medium- or high-risk area right now."""
+    if not areas:
+        return frozenset()
     return frozenset(a.city_code for a in areas if a.level in MARKED_LEVELS and a.active_at(now))
 
 

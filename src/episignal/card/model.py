@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from episignal.card.policy import Colour, RiskMarker
 
@@ -31,6 +31,8 @@ class ColourMeaning(BaseModel):
 
 
 class Card(BaseModel):
+    model_config = ConfigDict(validate_assignment=False)
+
     masked_msisdn: str = Field(description="e.g. 138****8000")
     has_data: bool = Field(description='false: "抱歉，没有找到您的行程数据"')
     updated_at: datetime | None = Field(description="when the data was published (UTC)")

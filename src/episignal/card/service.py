@@ -19,7 +19,7 @@ from episignal.card.token import CardSigner
 from episignal.store import risk, schema
 from episignal.store.engine import Store
 from episignal.store.risk import RiskArea
-from episignal.store.subjects import flags_of
+from episignal.store.subjects import Flag
 
 _st = schema.serving_state
 _pub = schema.publication
@@ -42,6 +42,7 @@ class CardService:
         self._publications: dict[int, PublicationInfo] = {}
         self._areas: tuple[int, list[RiskArea]] = (-1, [])
         self._lock = threading.Lock()
+        self._lookup_sql = lookup_sql(store.engine.dialect.paramstyle)
 
     def live_publication(self) -> PublicationInfo | None:
         with self.store.read() as conn:
@@ -78,23 +79,45 @@ class CardService:
             _, revision = conn.execute(_STATE_QUERY).one()
             return self._risk_areas(conn, revision)
 
+    def _read(self, subscriber: str) -> tuple[int | None, int, list[Stay], list[Flag]]:
+        """One statement, one round trip: live publication, risk revision, stays, flags.
+
+        The stays are joined to the serving state inside the same statement, so a publish that
+        flips the live id concurrently can never mix two days into one answer.
+        """
+        raw = self.store.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(self._lookup_sql, (subscriber, subscriber))
+            rows = cur.fetchall()
+            cur.close()
+            raw.commit()  # end the read snapshot before the connection returns to the pool
+        finally:
+            raw.close()
+        pub_id: int | None = None
+        revision = 0
+        stays: list[Stay] = []
+        flags: list[Flag] = []
+        for part, a, b, c1, c2, c3, t1, t2 in rows:
+            if part == 0:
+                pub_id, revision = a, b
+            elif part == 1:
+                stays.append(Stay(c1, c2, c3, _utc(t1), _utc(t2)))
+            else:
+                flags.append(Flag(c1, c2, _utc(t1), _utc(t2) if t2 is not None else None))
+        return pub_id, revision, stays, flags
+
     def lookup(self, subscriber: str, masked_msisdn: str, now: datetime | None = None) -> Card:
         now = now or datetime.now(UTC)
-        with self.store.read() as conn:
-            pub_id, revision = conn.execute(_STATE_QUERY).one()
-            publication = self._publication(conn, pub_id)
-            stays: list[Stay] = []
-            if publication is not None:
-                stays = [
-                    Stay(*row)
-                    for row in conn.execute(
-                        _STAYS_QUERY.where(
-                            _ip.c.publication_id == pub_id, _ip.c.subscriber == subscriber
-                        )
-                    )
-                ]
-            flags = flags_of(conn, subscriber)
-            areas = self._risk_areas(conn, revision)
+        pub_id, revision, stays, flags = self._read(subscriber)
+        publication = None
+        areas: list[RiskArea] = self._areas[1]
+        if (pub_id is not None and pub_id not in self._publications) or self._areas[0] != revision:
+            with self.store.read() as conn:
+                publication = self._publication(conn, pub_id)
+                areas = self._risk_areas(conn, revision)
+        elif pub_id is not None:
+            publication = self._publications[pub_id]
         card = assemble(
             policy=self.policy,
             publication=publication,
@@ -107,9 +130,32 @@ class CardService:
             qr_expires_at=now,
         )
         claims = self.signer.claims(card, now)
-        return card.model_copy(
-            update={
-                "qr_token": self.signer.sign(claims),
-                "qr_expires_at": datetime.fromtimestamp(claims["exp"], UTC),
-            }
-        )
+        card.qr_token = self.signer.sign(claims)
+        card.qr_expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        return card
+
+
+def _utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite hands back the stored text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC)
+
+
+def lookup_sql(paramstyle: str) -> str:
+    p = "?" if paramstyle == "qmark" else "%s"
+    ts = "CAST(NULL AS TIMESTAMP)"
+    txt = "CAST(NULL AS VARCHAR(64))"
+    num = "CAST(NULL AS BIGINT)"
+    return f"""
+SELECT 0, CAST(s.publication_id AS BIGINT), CAST(s.risk_revision AS BIGINT), {txt}, {txt}, {txt},
+       {ts}, {ts}
+  FROM serving_state s WHERE s.id = 1
+UNION ALL
+SELECT 1, {num}, {num}, ip.place_code, ip.place_name, ip.place_kind, ip.first_arrival,
+       ip.last_departure
+  FROM itinerary_place ip JOIN serving_state s ON s.id = 1 AND ip.publication_id = s.publication_id
+ WHERE ip.subscriber = {p}
+UNION ALL
+SELECT 2, {num}, {num}, f.kind, f.detail, {txt}, f.valid_from, f.valid_until
+  FROM subject_flag f WHERE f.subscriber = {p}
+"""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -86,6 +87,8 @@ class CardSigner:
         self._private = private
         self.public = private.public_key()
         self.kid = key_id(self.public)
+        header = {"alg": TOKEN_ALGORITHM, "kid": self.kid, "typ": TOKEN_TYPE}
+        self._header = _b64(json.dumps(header, separators=(",", ":")).encode())
         self.validity = validity
 
     def claims(self, card: Card, now: datetime) -> dict[str, Any]:
@@ -102,12 +105,11 @@ class CardSigner:
         }
 
     def sign(self, claims: dict[str, Any]) -> str:
-        return jwt.encode(
-            claims,
-            self._private,
-            algorithm=TOKEN_ALGORITHM,
-            headers={"kid": self.kid, "typ": TOKEN_TYPE},
-        )
+        """Compact JWS built directly: the bytes any JOSE library accepts, at a fraction of the
+        cost of a general-purpose encoder (this runs on every card view)."""
+        payload = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
+        signing_input = f"{self._header}.{payload}"
+        return f"{signing_input}.{_b64(self._private.sign(signing_input.encode()))}"
 
     def verify(self, token: str, now: datetime | None = None) -> Verification:
         now = now or datetime.now(UTC)

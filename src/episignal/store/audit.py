@@ -17,12 +17,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from episignal.store import schema
 from episignal.store.engine import GENESIS_HASH, Store
 
 AUDIT_BATCH_MAX = 500  # entries per group commit
+_HEAD_UPDATE = {
+    "qmark": "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
+    "pyformat": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+    "format": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
+}
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def append(conn: Connection, entries: Iterable[AuditEntry], *, lock: bool = True
         prev = h
     if rows:
         conn.execute(insert(schema.audit_log), rows)
-        conn.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=prev))
+        conn.exec_driver_sql(_HEAD_UPDATE[conn.dialect.paramstyle], (seq, prev))
     return seq
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +67,10 @@ class Store:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.is_postgres = engine.dialect.name == "postgresql"
+        database = engine.url.database if self.is_sqlite else None
+        self._write_lock_path = (
+            Path(database + ".write-lock") if database and database != ":memory:" else None
+        )
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -75,11 +81,21 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it takes the write lock at BEGIN (no upgrade deadlock)."""
-        with self.engine.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-            with conn.begin():
+        if self._write_lock_path is None:
+            with self.engine.connect() as conn, conn.begin():
                 yield conn
+            return
+        # SQLite's own busy handler polls with sleeps of up to 100 ms, which is what a second
+        # worker waits under load; an flock queue hands the lock over as soon as it is free.
+        fd = os.open(self._write_lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                with conn.begin():
+                    yield conn
+        finally:
+            os.close(fd)  # releases the flock
 
     def create_schema(self) -> None:
         schema.metadata.create_all(self.engine)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -88,29 +89,23 @@ def content_digest(table: pa.Table, params: tuple[Any, ...]) -> str:
     return h.hexdigest()
 
 
-def _row_dicts(table: pa.Table, publication_id: int) -> Iterator[list[dict[str, Any]]]:
+def _row_tuples(table: pa.Table, publication_id: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Rows as SQLite stores UTC datetimes ("YYYY-MM-DD HH:MM:SS.ffffff"), chunk by chunk."""
     for batch in table.to_batches(max_chunksize=_INSERT_CHUNK_ROWS):
-        cols = batch.to_pydict()
-        yield [
-            {
-                "publication_id": publication_id,
-                "subscriber": s,
-                "place_code": c,
-                "place_name": n,
-                "place_kind": k,
-                "first_arrival": a,
-                "last_departure": d,
-            }
-            for s, c, n, k, a, d in zip(
-                cols["subscriber"],
-                cols["place_code"],
-                cols["place_name"],
-                cols["place_kind"],
-                cols["first_arrival"],
-                cols["last_departure"],
+        arrival = batch.column("first_arrival").cast(pa.timestamp("us")).cast(pa.string())
+        departure = batch.column("last_departure").cast(pa.timestamp("us")).cast(pa.string())
+        yield list(
+            zip(
+                itertools.repeat(publication_id, batch.num_rows),
+                batch.column("subscriber").to_pylist(),
+                batch.column("place_code").to_pylist(),
+                batch.column("place_name").to_pylist(),
+                batch.column("place_kind").to_pylist(),
+                arrival.to_pylist(),
+                departure.to_pylist(),
                 strict=True,
             )
-        ]
+        )
 
 
 def _copy_postgres(conn: Connection, table: pa.Table, publication_id: int) -> None:
@@ -146,9 +141,13 @@ def bulk_insert(store: Store, table: pa.Table, publication_id: int) -> None:
             _copy_postgres(conn, table, publication_id)
         return
     # SQLite has one writer: commit per chunk so audit rows of live traffic interleave.
-    for rows in _row_dicts(table, publication_id):
+    sql = (
+        "INSERT INTO itinerary_place (publication_id, subscriber, place_code, place_name,"
+        " place_kind, first_arrival, last_departure) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    for rows in _row_tuples(table, publication_id):
         with store.write() as conn:
-            conn.execute(insert(schema.itinerary_place), rows)
+            conn.exec_driver_sql(sql, rows)
 
 
 def load_itineraries(

@@ -1,4 +1,4 @@
-"""A throw-away PostgreSQL cluster from the Debian package, for the store's test suite."""
+"""A throw-away PostgreSQL cluster from the Debian package, for tests and benchmarks."""
 
 from __future__ import annotations
 
