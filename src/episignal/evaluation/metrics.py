@@ -70,7 +70,9 @@ class EvaluationReport:
 
 
 def _pairs(table: pa.Table) -> pd.DataFrame:
-    return table.select(KEYS).to_pandas().drop_duplicates()
+    # Plain object columns: merging empty Arrow-backed string columns fails in pandas.
+    frame = table.select(KEYS).to_pandas().astype(object)
+    return frame.drop_duplicates()
 
 
 def evaluate(
@@ -86,6 +88,7 @@ def evaluate(
     """
     truth = _pairs(truth_itins)
     members = groups.to_pandas()
+    members["subscriber"] = members["subscriber"].astype(object)
     group_names = [g for g in HARD_GROUPS if g in members.columns]
     report = EvaluationReport()
     for rule, table in predicted.items():

@@ -190,8 +190,12 @@ def plan_movement(
             5.5 * HOUR_S + u_dep[sub[on_lock_day]] * (close_s - 5.5 * HOUR_S - 600)
         ).astype(np.int64)
         free &= ~leaver
-        # Residents who stay do not make ordinary trips out of a city about to close.
-        free &= home_pref != lock_pref
+        # Residents who stay do not make ordinary trips out of a city about to close, nor leave
+        # it at all once closed (no commuting out, no day trips, no flights abroad).
+        locked_in = home_pref == lock_pref
+        free &= ~locked_in
+        locked_days = np.zeros(days, bool)
+        locked_days[max(lock_day, 0) :] = True
         tags["lockdown_leaver"] = leaver
 
     # --- Spring Festival: migrants go to their hometown and (most) come back ---
@@ -247,7 +251,10 @@ def plan_movement(
     e = rnd.per_item(sub, "normal") * 5.0
     nn = rnd.per_item(sub, "normal") * 5.0
     dest = positions.add(offset(centres[net], e, nn), net, sub)
-    apply_trip(sub, start_day, start_day + u_len[sub], dest)
+    go = np.ones(len(sub), bool)
+    if lock is not None:
+        go = ~(locked_in[sub] & (start_day >= lock_day))
+    apply_trip(sub[go], start_day[go], (start_day + u_len[sub])[go], dest[go])
 
     # --- ordinary overnight trips between cities (gravity model) ---
     p_trip = 1.0 - np.exp(-scenario.trip_rate_per_day * days)
@@ -289,6 +296,8 @@ def plan_movement(
     # Same-day round trips: out in the morning, a few hours there, back in the evening, so the
     # cities on the way are passed twice on one day.
     band_p = _day_trip_matrix(world)
+    if lock is not None:
+        at_home &= ~(locked_in[:, None] & locked_days[None, :])
     trip_today = (
         pop.day_tripper[:, None]
         & at_home

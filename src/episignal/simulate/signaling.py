@@ -376,7 +376,7 @@ def generate_events(
         | (etype.astype(np.uint64) << np.uint64(17))
         | cell.astype(np.uint64)
     )
-    order = np.argsort(key)
+    order = np.argsort(key, kind="stable")  # ties keep a chunk-independent order
     key = key[order]
     sub, ts, cell, etype, style = (x[order] for x in (sub, ts, cell, etype, style))
     # Two identical records (same phone, second, cell and type) would be indistinguishable from

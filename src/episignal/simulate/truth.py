@@ -150,7 +150,12 @@ def true_itineraries(
     chosen = stays.filter(pa.array(listed)).select(["msisdn", "place_code"])
     if chosen.num_rows == 0:
         return ITINERARY_SCHEMA.empty_table()
-    unique = chosen.group_by(["msisdn", "place_code"]).aggregate([])
+    # Sorted: group_by's order is not deterministic, and the files must be.
+    unique = (
+        chosen.group_by(["msisdn", "place_code"], use_threads=False)
+        .aggregate([])
+        .sort_by([("msisdn", "ascending"), ("place_code", "ascending")])
+    )
     return pa.table(
         {
             "msisdn": unique["msisdn"],
