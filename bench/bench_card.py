@@ -244,6 +244,7 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack) -> d
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
         stats["workers"] = workers
+        stats["load1"] = os.getloadavg()[0]  # other jobs on the machine skew the figures
         print(
             f"  {workers} workers: {stats['rps']:,.0f} req/s, p50 {stats['p50_us'] / 1000:.1f}"
             f" ms, p99 {stats['p99_us'] / 1000:.1f} ms, non-2xx {stats['non2xx']}, "
@@ -281,8 +282,9 @@ def section(results: list[dict], args: argparse.Namespace) -> str:  # type: igno
         "the subscriber's places, flags and risk registry from the store, colour rules, an "
         "Ed25519-signed QR token, and a hash-chained audit row committed before the answer.",
         "",
-        "| store | subscribers (rows) | publish | workers | lookups/s | p50 | p99 | non-2xx |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| store | subscribers (rows) | publish | workers | lookups/s | p50 | p99 | non-2xx "
+        "| machine load (1 min) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         for run in r["runs"]:
@@ -290,7 +292,7 @@ def section(results: list[dict], args: argparse.Namespace) -> str:  # type: igno
                 f"| {r['backend']} | {args.subscribers:,} ({r['build']['rows']:,}) | "
                 f"{r['build']['publish_s']:.0f} s | {run['workers']} | {run['rps']:,.0f} | "
                 f"{run['p50_us'] / 1000:.1f} ms | {run['p99_us'] / 1000:.1f} ms | "
-                f"{run['non2xx'] + run['errors']} |"
+                f"{run['non2xx'] + run['errors']} | {run['load1']:.1f} |"
             )
     audit = ", ".join(
         f"{r['backend']} {r['audit_rows']:,} rows {'intact' if r['audit_ok'] else 'BROKEN'}"

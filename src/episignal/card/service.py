@@ -7,8 +7,10 @@ registry is cached per revision, so a worker re-reads it only after a declaratio
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -42,6 +44,7 @@ class CardService:
         self._publications: dict[int, PublicationInfo] = {}
         self._areas: tuple[int, list[RiskArea]] = (-1, [])
         self._lock = threading.Lock()
+        self._local = threading.local()
         self._lookup_sql = lookup_sql(store.engine.dialect.paramstyle)
 
     def live_publication(self) -> PublicationInfo | None:
@@ -79,21 +82,39 @@ class CardService:
             _, revision = conn.execute(_STATE_QUERY).one()
             return self._risk_areas(conn, revision)
 
+    def _fetch(self, subscriber: str) -> list[tuple[Any, ...]]:
+        # Each thread keeps one pooled connection checked out: a card view costs one statement,
+        # not a pool checkout and reset as well.
+        raw = getattr(self._local, "conn", None)
+        if raw is None:
+            raw = self._local.conn = self.store.engine.raw_connection()
+        cur = raw.cursor()
+        try:
+            cur.execute(self._lookup_sql, (subscriber, subscriber))
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        raw.commit()  # end the read snapshot (a no-op for SQLite in autocommit)
+        return rows  # type: ignore[no-any-return]
+
+    def _drop_connection(self) -> None:
+        raw = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if raw is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing left to release
+                raw.invalidate()
+
     def _read(self, subscriber: str) -> tuple[int | None, int, list[Stay], list[Flag]]:
         """One statement, one round trip: live publication, risk revision, stays, flags.
 
         The stays are joined to the serving state inside the same statement, so a publish that
         flips the live id concurrently can never mix two days into one answer.
         """
-        raw = self.store.engine.raw_connection()
         try:
-            cur = raw.cursor()
-            cur.execute(self._lookup_sql, (subscriber, subscriber))
-            rows = cur.fetchall()
-            cur.close()
-            raw.commit()  # end the read snapshot before the connection returns to the pool
-        finally:
-            raw.close()
+            rows = self._fetch(subscriber)
+        except Exception:
+            self._drop_connection()  # e.g. the database restarted: reconnect once
+            rows = self._fetch(subscriber)
         pub_id: int | None = None
         revision = 0
         stays: list[Stay] = []

@@ -42,6 +42,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        services.lookup_threads.shutdown(wait=False, cancel_futures=True)
         if store is None:
             services.store.dispose()
 

@@ -28,7 +28,9 @@ SCOPE_RISK_AREA = "risk-area:write"
 SCOPES = (SCOPE_CLOSE_CONTACT, SCOPE_CASE, SCOPE_RISK_AREA)
 
 
-def get_services(request: Request) -> Services:
+# Dependencies without I/O are coroutines: FastAPI runs plain functions in a worker thread,
+# which would cost more than the card lookup itself.
+async def get_services(request: Request) -> Services:
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -45,7 +47,7 @@ def client_address(request: Request, services: Services) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def current_session(request: Request, services: ServicesDep) -> Session:
+async def current_session(request: Request, services: ServicesDep) -> Session:
     session = services.sessions.read(request.cookies.get(SESSION_COOKIE), datetime.now(UTC))
     if session is None:
         raise HTTPException(401, "not signed in: verify your number with an SMS code first")
@@ -59,7 +61,7 @@ def new_csrf_token() -> str:
     return secrets.token_urlsafe(CSRF_TOKEN_BYTES)
 
 
-def require_csrf(request: Request) -> None:
+async def require_csrf(request: Request) -> None:
     """Double-submit token: a page of ours read the cookie and echoed it in a header.
 
     Another site can make a browser send our cookies, but cannot read them to set the header.

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import UTC, datetime
 
 import segno
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from episignal.card.access import OTP_RESEND_COOLDOWN, OTP_TTL, AccessDenied
 from episignal.card.model import Card
@@ -193,8 +193,11 @@ async def card(session: SessionDep, services: ServicesDep) -> Response:
     if services.store.is_sqlite:  # a local read of well under a millisecond: no thread hop
         result = services.cards.lookup(session.subscriber, session.masked_msisdn)
     else:
-        result = await run_in_threadpool(
-            services.cards.lookup, session.subscriber, session.masked_msisdn
+        result = await asyncio.get_running_loop().run_in_executor(
+            services.lookup_threads,
+            services.cards.lookup,
+            session.subscriber,
+            session.masked_msisdn,
         )
     await services.audit.record(
         audit.AuditEntry(
