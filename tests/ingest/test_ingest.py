@@ -191,3 +191,13 @@ def test_unknown_format_and_missing_registry_are_clear_errors(tmp_path: Path, da
         ingest_files(data, "carrier-z", [raw])
     with pytest.raises(IngestError, match="--cells"):
         ingest_files(data, "canonical", [raw])
+
+
+def test_relative_paths_are_accounted_like_absolute_ones(
+    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cells = write_cells(tmp_path / "c.csv")
+    write_events(tmp_path / "e.csv", {"+" + NUMBER_E164: [(at(0, "08:00"), "46000-1-1")]})
+    monkeypatch.chdir(tmp_path)
+    report = ingest_files(data, "canonical", [Path("e.csv")], cells_path=Path(cells.name))
+    assert (report.rows_read, report.accepted) == (1, 1)

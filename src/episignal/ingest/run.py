@@ -182,6 +182,9 @@ def ingest_files(
     if fmt_name not in FORMATS:
         raise IngestError(f"unknown format {fmt_name!r}; choose one of {', '.join(FORMATS)}")
     fmt = FORMATS[fmt_name]
+    # DuckDB reports each row's file by the path it was given: absolute paths make the per-file
+    # accounting independent of how the caller spelled them.
+    paths = [Path(p).resolve() for p in paths]
     for p in paths:
         if not p.is_file():
             raise IngestError(f"no such file: {p}")
