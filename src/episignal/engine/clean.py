@@ -18,6 +18,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from episignal.engine.params import CleanParams
+from episignal.engine.records import RECORD_ORDER
 
 KM_PER_DEG_LAT = 110.574
 KM_PER_DEG_LON_EQUATOR = 111.320
@@ -34,7 +35,7 @@ def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
 
 
 def drop_jumps(recs: ir.Table, params: CleanParams) -> ir.Table:
-    w = ibis.window(group_by=recs.subscriber, order_by=recs.ts_utc_s)
+    w = ibis.window(group_by=recs.subscriber, order_by=RECORD_ORDER)
     t = recs.mutate(
         p_lon=recs.lon.lag().over(w),
         p_lat=recs.lat.lag().over(w),
@@ -60,10 +61,10 @@ def resolve_border(recs: ir.Table, params: CleanParams) -> ir.Table:
         recs.ts_utc_s.cast(dt.string).lpad(_TS_DIGITS, "0") + recs.place, ibis.null(dt.string)
     )
     before = ibis.window(
-        group_by=recs.subscriber, order_by=recs.ts_utc_s, preceding=None, following=0
+        group_by=recs.subscriber, order_by=RECORD_ORDER, preceding=None, following=0
     )
     after = ibis.window(
-        group_by=recs.subscriber, order_by=recs.ts_utc_s, preceding=0, following=None
+        group_by=recs.subscriber, order_by=RECORD_ORDER, preceding=0, following=None
     )
     t = recs.mutate(k_prev=key.max().over(before), k_next=key.min().over(after))
     max_age = int(params.anchor_max_age_hours * 3600)

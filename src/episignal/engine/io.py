@@ -34,7 +34,29 @@ def write_parquet(
             f.rename(directory / f"{stem}-{i:04d}.parquet")
         shutil.rmtree(scratch)
     else:
-        con.to_parquet(expr, directory / f"{stem}-0000.parquet")
+        _duckdb_write_typed(con, expr, directory / f"{stem}-0000.parquet")
+
+
+def _duckdb_write_typed(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> None:
+    """COPY with every column cast to the type the expression declares.
+
+    DuckDB widens some results beyond their Ibis type (SUM of BIGINT is HUGEINT, which its Parquet
+    writer stores as DOUBLE); Spark keeps BIGINT. Casting here keeps the files of both backends
+    alike, so a dataset written by one reads the same through the other.
+    """
+    import duckdb
+    from ibis.backends.sql.datatypes import DuckDBType
+
+    con._run_pre_execute_hooks(expr)
+    rel = con.con.sql(con.compile(expr))
+    rel.select(
+        *[
+            duckdb.ColumnExpression(name)
+            .cast(duckdb.sqltype(DuckDBType.to_string(dtype)))
+            .alias(name)
+            for name, dtype in expr.schema().items()
+        ]
+    ).write_parquet(str(path))
 
 
 def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:

@@ -13,12 +13,13 @@ import ibis
 import ibis.expr.types as ir
 
 from episignal.engine.params import Attribution, CleanParams, StayParams
+from episignal.engine.records import RECORD_ORDER
 
 STAY_COLUMNS = ("subscriber", "place", "arrival_utc_s", "departure_utc_s", "n_records")
 
 
 def _runs(recs: ir.Table, label: str, bridge_s: int) -> ir.Table:
-    w = ibis.window(group_by=recs.subscriber, order_by=recs.ts_utc_s)
+    w = ibis.window(group_by=recs.subscriber, order_by=RECORD_ORDER)
     prev_label = recs[label].lag().over(w)
     prev_ts = recs.ts_utc_s.lag().over(w)
     starts = (
@@ -27,7 +28,7 @@ def _runs(recs: ir.Table, label: str, bridge_s: int) -> ir.Table:
     t = recs.mutate(start=starts.cast("int64"))
     t = t.mutate(
         run=t.start.sum().over(
-            ibis.window(group_by=t.subscriber, order_by=t.ts_utc_s, preceding=None, following=0)
+            ibis.window(group_by=t.subscriber, order_by=RECORD_ORDER, preceding=None, following=0)
         )
     )
     return t.group_by(["subscriber", "run"]).aggregate(
@@ -40,18 +41,21 @@ def _runs(recs: ir.Table, label: str, bridge_s: int) -> ir.Table:
 
 def _absorb_pingpong(runs: ir.Table, clean: CleanParams, bridge_s: int) -> ir.Table:
     """A-B-A → A: relabel short runs sandwiched by the same place, then merge neighbours."""
-    w = ibis.window(group_by=runs.subscriber, order_by=runs.first_ts)
+    # Two runs can start in the same second (simultaneous records); run numbers break the tie.
+    w = ibis.window(group_by=runs.subscriber, order_by=["first_ts", "run"])
     prev_place, next_place = runs.place.lag().over(w), runs.place.lead().over(w)
     short = (runs.last_ts - runs.first_ts) < int(clean.pingpong_max_minutes * 60)
     sandwiched = (prev_place == next_place) & (prev_place != runs.place)
     t = runs.mutate(place=(short & sandwiched).fill_null(False).ifelse(prev_place, runs.place))
-    w2 = ibis.window(group_by=t.subscriber, order_by=t.first_ts)
+    w2 = ibis.window(group_by=t.subscriber, order_by=["first_ts", "run"])
     p2, prev_last = t.place.lag().over(w2), t.last_ts.lag().over(w2)
     new = p2.isnull() | (p2 != t.place) | (t.first_ts - prev_last > bridge_s)
     t = t.mutate(start=new.cast("int64"))
     t = t.mutate(
         stay=t.start.sum().over(
-            ibis.window(group_by=t.subscriber, order_by=t.first_ts, preceding=None, following=0)
+            ibis.window(
+                group_by=t.subscriber, order_by=["first_ts", "run"], preceding=None, following=0
+            )
         )
     )
     return t.group_by(["subscriber", "stay"]).aggregate(
@@ -63,7 +67,7 @@ def _absorb_pingpong(runs: ir.Table, clean: CleanParams, bridge_s: int) -> ir.Ta
 
 
 def _attribute(stays: ir.Table, params: StayParams) -> ir.Table:
-    w = ibis.window(group_by=stays.subscriber, order_by=stays.first_ts)
+    w = ibis.window(group_by=stays.subscriber, order_by=["first_ts", "stay"])
     # No neighbour (start or end of the data): no credit. LEAST skips NULLs, so fill first.
     gap_before = (stays.first_ts - stays.last_ts.lag().over(w)).fill_null(0)
     gap_after = (stays.first_ts.lead().over(w) - stays.last_ts).fill_null(0)
