@@ -4,12 +4,15 @@ Five subscribers over 2020-01-10 … 2020-01-16 (local days, Asia/Shanghai), wri
 events CSV (rows shuffled like a real feed, mixed UTC offsets) and a cells CSV:
 
 - commuter: sleeps in 武汉 江岸, works in 武汉 武昌 on weekdays;
-- transit: lives in 北京, on 01-12 takes a train to 武汉 through 孝感 (an hour there), stays in 武汉
-  until 01-14, goes home;
+- transit: lives in 北京, on 01-14 takes a train to 武汉 through 孝感 (an hour there), stays in 武汉
+  until 01-15, goes home;
 - border: lives on the 武汉/孝感 border, the phone flips between both cities' overlapping cells all
-  the time; on 01-13 spends 10:00-17:00 in 孝感 proper;
-- traveller: lives in 上海, in Japan (roaming) from 01-11 to 01-13;
+  the time (now and then two records in the same second, one on each); on 01-15 spends
+  10:00-17:00 in 孝感 proper;
+- traveller: lives in 上海, in Japan (roaming) from 01-14 to 01-15;
 - night_off: lives in 武汉, phone off 23:00-07:00 every night; 01-15 10:00-15:00 in 孝感.
+
+Everything that tests a rule happens in the last three days; the days before are context.
 """
 
 from __future__ import annotations
@@ -77,25 +80,28 @@ def _timeline(who: str, rng: random.Random) -> list[tuple[dt.datetime, str]]:
                 out += _every(_at(d, 0), _at(d, 24), HOME, rng)
         return out
     if who == "transit":
-        train_out = _at(DAYS[2], 8)
+        train_out = _at(DAYS[4], 8)
         return (
             _every(start, train_out, BEIJING, rng)
             + [(train_out + dt.timedelta(hours=3, minutes=5 * i), XIAOGAN) for i in range(13)]
-            + _every(train_out + dt.timedelta(hours=4, minutes=30), _at(DAYS[4], 15), HOME, rng)
-            + _every(_at(DAYS[4], 20), end, BEIJING, rng)
+            + _every(train_out + dt.timedelta(hours=4, minutes=30), _at(DAYS[5], 15), HOME, rng)
+            + _every(_at(DAYS[5], 20), end, BEIJING, rng)
         )
     if who == "border":
         flip = [BORDER_W, BORDER_X, BORDER_W, BORDER_W, BORDER_X]
-        return (
-            _every(start, _at(DAYS[3], 9.5), flip, rng)
-            + _every(_at(DAYS[3], 10), _at(DAYS[3], 17), XIAOGAN, rng)
-            + _every(_at(DAYS[3], 17.5), end, flip, rng)
+        out = (
+            _every(start, _at(DAYS[5], 9.5), flip, rng)
+            + _every(_at(DAYS[5], 10), _at(DAYS[5], 17), XIAOGAN, rng)
+            + _every(_at(DAYS[5], 17.5), end, flip, rng)
         )
+        # Simultaneous records on both sides of the border: the order must not depend on the engine.
+        other = {BORDER_W: BORDER_X, BORDER_X: BORDER_W}
+        return out + [(t, other[c]) for t, c in out[::7] if c in other]
     if who == "traveller":
         return (
-            _every(start, _at(DAYS[1], 9), SHANGHAI, rng)
-            + _every(_at(DAYS[1], 13), _at(DAYS[3], 18), TOKYO, rng)
-            + _every(_at(DAYS[3], 22), end, SHANGHAI, rng)
+            _every(start, _at(DAYS[4], 9), SHANGHAI, rng)
+            + _every(_at(DAYS[4], 13), _at(DAYS[5], 18), TOKYO, rng)
+            + _every(_at(DAYS[5], 22), end, SHANGHAI, rng)
         )
     if who == "night_off":
         out = []
