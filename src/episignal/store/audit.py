@@ -17,12 +17,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from episignal.store import schema
 from episignal.store.engine import GENESIS_HASH, Store
 
 AUDIT_BATCH_MAX = 500  # entries per group commit
+_COLUMNS = "seq, ts_utc, event, actor, subject, detail, prev_hash, hash"
+_INSERT = {
+    "qmark": f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "pyformat": f"INSERT INTO audit_log ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+    "format": f"INSERT INTO audit_log ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+}
 _HEAD_UPDATE = {
     "qmark": "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1",
     "pyformat": "UPDATE audit_head SET seq = %s, hash = %s WHERE id = 1",
@@ -63,21 +69,10 @@ def append(conn: Connection, entries: Iterable[AuditEntry], *, lock: bool = True
         ts = e.ts.astimezone(UTC).isoformat(timespec="microseconds")
         detail = canonical(e.detail)
         h = row_hash(prev, seq, ts, e.event, e.actor, e.subject, detail)
-        rows.append(
-            {
-                "seq": seq,
-                "ts_utc": ts,
-                "event": e.event,
-                "actor": e.actor,
-                "subject": e.subject,
-                "detail": detail,
-                "prev_hash": prev,
-                "hash": h,
-            }
-        )
+        rows.append((seq, ts, e.event, e.actor, e.subject, detail, prev, h))
         prev = h
     if rows:
-        conn.execute(insert(schema.audit_log), rows)
+        conn.exec_driver_sql(_INSERT[conn.dialect.paramstyle], rows)
         conn.exec_driver_sql(_HEAD_UPDATE[conn.dialect.paramstyle], (seq, prev))
     return seq
 
