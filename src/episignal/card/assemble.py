@@ -88,9 +88,15 @@ def colour_for(
     areas: Sequence[RiskArea],
     now: datetime,
 ) -> Colour:
+    named = frozenset(code for rule in version.colour_rule for code in rule.places)
+    found = conditions(stays, flags, areas, now, named)
     for rule in version.colour_rule:
-        found = conditions(stays, flags, areas, now, frozenset(rule.places))
-        if found.intersection(rule.any_of):
+        hit = found.intersection(rule.any_of)
+        if Condition.STAY_IN_NAMED_PLACE in hit and not any(
+            s.place_code in rule.places for s in stays
+        ):
+            hit.discard(Condition.STAY_IN_NAMED_PLACE)  # a place named by another rule
+        if hit:
             return rule.colour
     return "green"
 
@@ -128,10 +134,12 @@ def assemble(
         seen.add(s.place_code)
         name_en = english_place_name(s.place_code, s.place_name)
         if s.place_kind == "country":
-            countries.append(CardCountry(name=s.place_name, name_en=name_en, code=s.place_code))
+            countries.append(
+                CardCountry.model_construct(name=s.place_name, name_en=name_en, code=s.place_code)
+            )
         else:
             places.append(
-                CardPlace(
+                CardPlace.model_construct(
                     name=s.place_name,
                     name_en=name_en,
                     code=s.place_code,
@@ -139,7 +147,8 @@ def assemble(
                 )
             )
     meaning = policy.colours[colour]
-    return Card(
+    # model_construct: every field comes from our own typed code, validated once at the edges.
+    return Card.model_construct(
         masked_msisdn=masked_msisdn,
         has_data=bool(stays),
         updated_at=publication.published_at if publication else None,
@@ -147,7 +156,7 @@ def assemble(
         window_days=publication.window_days if publication else version.window_days,
         min_stay_hours=publication.min_stay_hours if publication else version.min_stay_hours,
         colour=colour,
-        colour_meaning=ColourMeaning(zh=meaning.zh, en=meaning.en),
+        colour_meaning=ColourMeaning.model_construct(zh=meaning.zh, en=meaning.en),
         places=places,
         countries=countries,
         risk_marker=version.risk_marker,
