@@ -7,8 +7,9 @@ Two steps, each a function of the records table:
 2. ``resolve_border``: a record on a *border cell* (its coverage overlaps another place's cells)
    is ambiguous between its own place and ``alt``. It is given to the *anchor*: the place of the
    nearest unambiguous record before it (else after it) within ``anchor_max_age_hours``, when the
-   anchor is ``alt``. Someone living in city A beside city B thus stays in A however often the phone
-   camps on B's cells, while someone who goes into B's interior is in B.
+   anchor is ``alt``; with no anchor in reach, the subscriber's dominant place (most records in
+   the context) stands in for it. Someone living in city A beside city B thus stays in A however
+   often the phone camps on B's cells, while someone who goes into B's interior is in B.
 """
 
 from __future__ import annotations
@@ -75,10 +76,27 @@ def resolve_border(recs: ir.Table, params: CleanParams) -> ir.Table:
         return (k.notnull() & (age <= max_age)).ifelse(k.substr(_TS_DIGITS), ibis.null(dt.string))
 
     prev_anchor, next_anchor = anchor(t.k_prev, False), anchor(t.k_next, True)
+    t = t.mutate(prev_anchor=prev_anchor, next_anchor=next_anchor)
+    # Without an anchor in reach (someone who stays in the border zone), the place where the
+    # subscriber's phone is seen most in the context decides between the two sides.
+    counts = recs.group_by(["subscriber", "place"]).aggregate(n=ibis._.count())
+    rank = ibis.row_number().over(
+        ibis.window(group_by=counts.subscriber, order_by=[ibis.desc(counts.n), counts.place])
+    )
+    dominant = (
+        counts.mutate(rank=rank)
+        .filter(ibis._.rank == 0)
+        .select(dom_subscriber="subscriber", dominant="place")
+    )
+    t = t.left_join(dominant, t.subscriber == dominant.dom_subscriber)
     border = t.alt != ""
+    no_anchor = t.prev_anchor.isnull() & t.next_anchor.isnull()
     place_clean = ibis.cases(
-        (border & (prev_anchor == t.alt), t.alt),
-        (border & prev_anchor.isnull() & (next_anchor == t.alt), t.alt),
+        (border & (t.prev_anchor == t.alt), t.alt),
+        (border & t.prev_anchor.isnull() & (t.next_anchor == t.alt), t.alt),
+        (border & no_anchor & (t.dominant == t.alt), t.alt),
         else_=t.place,
     )
-    return t.mutate(place_clean=place_clean).drop("k_prev", "k_next")
+    return t.mutate(place_clean=place_clean).drop(
+        "k_prev", "k_next", "prev_anchor", "next_anchor", "dom_subscriber", "dominant"
+    )

@@ -28,7 +28,7 @@ from episignal.engine.stays import stays
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 
-ENGINE_VERSION = "2"  # bump when a change to the algorithm must recompute stored days
+ENGINE_VERSION = "3"  # bump when a change to the algorithm must recompute stored days
 EPOCH = dt.date(1970, 1, 1)
 
 
