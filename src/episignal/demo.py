@@ -1,7 +1,7 @@
 """`episignal demo`: the whole chain on the embedded default, from simulated carrier feeds onwards.
 
 simulate → ingest (three carrier layouts) → stays → itineraries → evaluation against the truth →
-a few itineraries as the card would list them.
+a few itineraries as the card would list them → the card service, published and served.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from episignal.cli_common import DataDirOption, console
 from episignal.engine.cli import itinerary
 from episignal.engine.itinerary import itineraries_for_date
 from episignal.engine.process import event_days
+from episignal.evaluation.cli import evaluate_cmd
 from episignal.ingest.cli import ingest
 from episignal.layout import Layout
 from episignal.privacy.pseudonym import Pseudonymiser, mask_msisdn
 from episignal.simulate.cli import simulate
+from episignal.web.demo import serve_demo
 
 DEMO_DATA = Path("episignal-demo")
 CARRIER_FILES = {"carrier-a": "*.txt", "carrier-b": "*.csv", "carrier-c": "*.tsv"}
@@ -57,9 +59,12 @@ def demo(
     scenario: Annotated[
         str, typer.Option(help="baseline, spring-festival or lockdown.")
     ] = "baseline",
+    serve: Annotated[bool, typer.Option(help="End by serving the card service.")] = True,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
     data: DataDirOption = DEMO_DATA,
 ) -> None:
-    """Simulate carrier feeds, ingest them, compute itineraries and show what came out."""
+    """Simulate carrier feeds, ingest them, compute itineraries, evaluate, serve the card."""
     console.rule("1 · simulate carrier signaling")
     simulate(
         scenario=scenario,
@@ -89,3 +94,7 @@ def demo(
         data=data,
     )
     _show_examples(data, last, 8)
+    console.rule("4 · accuracy against the simulator's truth")
+    evaluate_cmd(date=None, days=14, hours=4.0, json_out=data / "evaluation.json", data=data)
+    if serve:
+        serve_demo(data, host, port)
