@@ -1,0 +1,428 @@
+"""Core pipeline benchmark: ingest and processing throughput on DuckDB; floor and trackintel.
+
+.venv/bin/python bench/bench_core.py [--sizes 1000000 10000000 100000000] [--repeats 3]
+                                     [--trackintel-max 1000000] [--work DIR] [--no-write]
+
+Per size, in one run: a synthetic canonical feed is generated (this file's own vectorised numpy
+generator, not the project simulator: ~40 events per subscriber-day over 14 local days, home and
+work cells in a home city, day trips to other cities, rows in random order like a real feed), then
+
+- ingest: ``episignal ingest --format canonical --cells CELLS EVENTS.csv`` as a child process;
+- processing: ``itineraries_for_date(last date, 14 days)`` with a cold state (no stays/spans), i.e.
+  clean → stays → itineraries for every event, as a child process;
+- floor: DuckDB reading the ingested events and ordering them by subscriber and time once
+  (a LAG over ``PARTITION BY subscriber ORDER BY ts_utc_s``, summed), as a child process;
+- trackintel: ``generate_staypoints`` on the same events (cell coordinates as positionfixes) for
+  sizes up to ``--trackintel-max``.
+
+Wall times and peak RSS are per child process (``os.wait4``). Medians over ``--repeats`` where a
+step is repeated (processing and floor at sizes ≤ 1 M). Writes the "## Core pipeline" section of
+BENCHMARKS.md and the raw numbers to bench/results/core.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## Core pipeline"
+EVENTS_PER_SUBSCRIBER_DAY = 40
+DAYS = 14
+FIRST_DAY = dt.date(2020, 1, 10)
+CITIES = 60
+CELLS_PER_CITY = 25
+TRIP_PROBABILITY = 0.08  # share of subscriber-days with a day trip to another city
+CHUNK_ROWS = 5_000_000
+LOCAL_OFFSET_S = 8 * 3600
+EVENT_TYPES = np.array(["periodic_update", "location_update", "handover", "call", "sms", "data"])
+
+# ---- synthetic feed -------------------------------------------------------------------------
+
+
+def _cells(rng: np.random.Generator) -> pa.Table:
+    from episignal.geo import divisions
+
+    seen: set[str] = set()
+    counties = []
+    for d in sorted(divisions(), key=lambda d: d.code):
+        if d.level.value == "county" and d.lon and d.prefecture_code not in seen:
+            seen.add(d.prefecture_code)
+            counties.append(d)
+    counties = counties[:: max(1, len(counties) // CITIES)][:CITIES]
+    rows = {c: [] for c in ("cell_id", "carrier", "lon", "lat", "radius_m", "county_code")}
+    for ci, county in enumerate(counties):
+        for k in range(CELLS_PER_CITY):
+            rows["cell_id"].append(f"46000-{1000 + ci}-{k + 1}")
+            rows["carrier"].append("46000")
+            rows["lon"].append(round(county.lon + rng.uniform(-0.08, 0.08), 5))
+            rows["lat"].append(round(county.lat + rng.uniform(-0.08, 0.08), 5))
+            rows["radius_m"].append(float(rng.integers(500, 2000)))
+            rows["county_code"].append(county.code)
+    t = pa.table(rows)
+    return t.append_column("country", pa.array(["CN"] * t.num_rows))
+
+
+def generate(n_events: int, directory: Path, seed: int = 1) -> tuple[Path, Path, dt.date]:
+    """cells.csv and events.csv (canonical) with ``n_events`` rows; (cells, events, last day)."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    cells = _cells(rng)
+    cells_path, events_path = directory / "cells.csv", directory / "events.csv"
+    pacsv.write_csv(cells, cells_path, pacsv.WriteOptions(quoting_style="none"))
+    n_cells = cells.num_rows
+    n_subs = max(1, n_events // (EVENTS_PER_SUBSCRIBER_DAY * DAYS))
+    city = rng.integers(CITIES, size=n_subs)
+    home = city * CELLS_PER_CITY + rng.integers(CELLS_PER_CITY, size=n_subs)
+    work = city * CELLS_PER_CITY + rng.integers(CELLS_PER_CITY, size=n_subs)
+    trip = rng.random((n_subs, DAYS)) < TRIP_PROBABILITY
+    trip_cell = rng.integers(n_cells, size=(n_subs, DAYS))
+    msisdn = pa.array([f"+86138{i:08d}" for i in range(n_subs)])
+    cell_ids = cells["cell_id"].combine_chunks()
+    event_types = pa.array(EVENT_TYPES)
+    first_local = (FIRST_DAY - dt.date(1970, 1, 1)).days * 86_400
+    weekday = np.array([(FIRST_DAY + dt.timedelta(days=d)).weekday() < 5 for d in range(DAYS)])
+    options = pacsv.WriteOptions(quoting_style="none", include_header=True)
+    schema = pa.schema([(c, pa.string()) for c in ("msisdn", "ts", "cell_id", "event_type")])
+    with pacsv.CSVWriter(events_path, schema, write_options=options) as writer:
+        for start in range(0, n_events, CHUNK_ROWS):
+            n = min(CHUNK_ROWS, n_events - start)
+            sub = rng.integers(n_subs, size=n)
+            day = rng.integers(DAYS, size=n)
+            sec = rng.integers(86_400, size=n)
+            hour = sec // 3600
+            cell = home[sub].copy()
+            at_work = weekday[day] & (hour >= 9) & (hour < 18)
+            cell[at_work] = work[sub[at_work]]
+            away = trip[sub, day] & (hour >= 9) & (hour < 19)
+            cell[away] = trip_cell[sub[away], day[away]]
+            local = pa.array(first_local + day * 86_400 + sec, pa.timestamp("s"))
+            ts = pc.binary_join_element_wise(
+                pc.strftime(local, "%Y-%m-%dT%H:%M:%S"), pa.scalar("+08:00"), ""
+            )
+            writer.write_table(
+                pa.table(
+                    {
+                        "msisdn": msisdn.take(pa.array(sub)),
+                        "ts": ts,
+                        "cell_id": cell_ids.take(pa.array(cell)),
+                        "event_type": event_types.take(
+                            pa.array(rng.integers(len(EVENT_TYPES), size=n))
+                        ),
+                    },
+                    schema=schema,
+                )
+            )
+    return cells_path, events_path, FIRST_DAY + dt.timedelta(days=DAYS - 1)
+
+
+# ---- measured children ----------------------------------------------------------------------
+
+
+def run_child(cmd: list[str], timeout_s: float | None = None) -> dict:
+    """Run ``cmd``; its wall time, peak RSS and the JSON its last stdout line may carry."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = None if timeout_s is None else started + timeout_s
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if deadline and time.perf_counter() > deadline:
+            proc.kill()
+            proc.wait()
+            return {"timeout": True, "wall_s": timeout_s}
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{cmd[:4]} failed:\n{err[-3000:]}")
+    result = {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+    lines = [ln for ln in out.strip().splitlines() if ln.startswith("{")]
+    if lines:
+        result.update(json.loads(lines[-1]))
+    return result
+
+
+def child_process(data: str, date: str) -> None:
+    from episignal.engine.itinerary import itineraries_for_date
+
+    t = itineraries_for_date(Path(data), dt.date.fromisoformat(date), days=DAYS)
+    print(json.dumps({"itinerary_rows": t.num_rows}))
+
+
+def child_floor(data: str) -> None:
+    import duckdb
+
+    from episignal.lake import VersionedDataset
+    from episignal.layout import Layout
+
+    files = [str(f) for f in VersionedDataset(Layout(Path(data)).events).files()]
+    con = duckdb.connect()
+    (total,) = con.execute(
+        "SELECT sum(gap) FROM (SELECT ts_utc_s - lag(ts_utc_s) OVER "
+        "(PARTITION BY subscriber ORDER BY ts_utc_s) AS gap FROM read_parquet(?))",
+        [files],
+    ).fetchone()
+    print(json.dumps({"checksum": int(total or 0)}))
+
+
+def child_trackintel(data: str) -> None:
+    import duckdb
+    import geopandas as gpd
+    import trackintel as ti
+
+    from episignal.lake import VersionedDataset
+    from episignal.layout import Layout
+
+    layout = Layout(Path(data))
+    events = [str(f) for f in VersionedDataset(layout.events).files()]
+    cells = [str(f) for f in VersionedDataset(layout.cells).files()]
+    df = (
+        duckdb.connect()
+        .execute(
+            "SELECT e.subscriber AS user_id, to_timestamp(e.ts_utc_s) AS tracked_at, c.lon, c.lat"
+            " FROM read_parquet(?) e JOIN read_parquet(?) c USING (cell_id)",
+            [events, cells],
+        )
+        .df()
+    )
+    pfs = gpd.GeoDataFrame(
+        df[["user_id", "tracked_at"]],
+        geometry=gpd.points_from_xy(df.lon, df.lat),
+        crs="EPSG:4326",
+    )
+    pfs = ti.Positionfixes(pfs)
+    started = time.perf_counter()
+    # Signaling is sparse (a record every ~35 min): gaps up to 12 h still belong to one stay.
+    _, sp = ti.preprocessing.generate_staypoints(
+        pfs, dist_threshold=2000, time_threshold=30.0, gap_threshold=12 * 60.0
+    )
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "events": len(df), "staypoints": len(sp)}))
+
+
+# ---- the run --------------------------------------------------------------------------------
+
+
+def _reset_processing(data: Path) -> None:
+    for name in ("stays", "spans"):
+        shutil.rmtree(data / name, ignore_errors=True)
+    (data / "processing-state.json").unlink(missing_ok=True)
+
+
+def _median(runs: list[dict], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def bench_size(n: int, work: Path, repeats: int, trackintel_max: int) -> dict:
+    me = [sys.executable, str(Path(__file__).resolve())]
+    d = work / f"n{n}"
+    shutil.rmtree(d, ignore_errors=True)
+    t0 = time.perf_counter()
+    cells, events, last_day = generate(n, d / "input")
+    gen_s = time.perf_counter() - t0
+    print(f"[{n:,}] generated in {gen_s:.1f} s", flush=True)
+    data = d / "data"
+    episignal = [str(Path(sys.executable).with_name("episignal"))]
+    ingest = run_child(
+        [
+            *episignal,
+            "ingest",
+            "--data",
+            str(data),
+            "--format",
+            "canonical",
+            "--cells",
+            str(cells),
+            str(events),
+        ]
+    )
+    print(f"[{n:,}] ingest {ingest['wall_s']:.1f} s", flush=True)
+    reps = repeats if n <= 1_000_000 else 1  # the large sizes once: a run takes minutes
+    floor = [run_child([*me, "_floor", str(data)]) for _ in range(reps)]
+    print(f"[{n:,}] floor {_median(floor, 'wall_s'):.1f} s", flush=True)
+    process = []
+    for _ in range(reps):
+        _reset_processing(data)
+        process.append(run_child([*me, "_process", str(data), last_day.isoformat()]))
+        print(f"[{n:,}] processing {process[-1]['wall_s']:.1f} s", flush=True)
+    result = {
+        "events": n,
+        "subscribers": max(1, n // (EVENTS_PER_SUBSCRIBER_DAY * DAYS)),
+        "generate_s": gen_s,
+        "csv_bytes": events.stat().st_size,
+        "ingest": ingest,
+        "floor": floor,
+        "process": process,
+        "repeats": reps,
+    }
+    if n <= trackintel_max:
+        result["trackintel"] = run_child([*me, "_trackintel", str(data)], timeout_s=3600)
+        print(f"[{n:,}] trackintel {result['trackintel']}", flush=True)
+    shutil.rmtree(d / "input", ignore_errors=True)  # keep the disk for the next size
+    return result
+
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((ln.split(":", 1)[1].strip() for ln in cpuinfo if "model name" in ln), "?")
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem = next(ln for ln in meminfo if ln.startswith("MemTotal"))
+    import duckdb
+
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(int(mem.split()[1]) / 1024**2, 1),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "date": dt.date.today().isoformat(),
+    }
+
+
+def _rate(n: int, seconds: float) -> str:
+    return f"{n / seconds / 1e6:.2f} M/s"
+
+
+def render(results: list[dict], info: dict, command: str) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"Command: `{command}` on {info['date']}.",
+        f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory_gb']} GB RAM, "
+        f"Python {info['python']}, DuckDB {info['duckdb']}. The machine was shared with other "
+        "jobs during the run (load average above the core count), so times are pessimistic.",
+        "",
+        "Feed: this benchmark's own generator (`bench/bench_core.py`, vectorised numpy → CSV): "
+        f"{EVENTS_PER_SUBSCRIBER_DAY} events per subscriber-day over {DAYS} local days, home/work "
+        f"cells in one of {CITIES} cities ({CELLS_PER_CITY} cells each), day trips to other cities "
+        "on 8 % of days, rows in random order. Processing = `itineraries_for_date(last day, 14 "
+        "days)` from a cold state (clean → stays → itineraries for every event); floor = DuckDB "
+        "reading the ingested events and ordering them by subscriber and time once (LAG over "
+        "PARTITION BY subscriber ORDER BY ts). Peak memory is the child process's max RSS.",
+        "",
+        "| events | ingest wall | ingest rows/s | ingest peak RSS | processing wall | "
+        "processing events/s | processing peak RSS | floor wall | processing ÷ floor | "
+        "trackintel events/s | processing ÷ trackintel |",
+        "| " + " | ".join(["---"] * 11) + " |",
+    ]
+    for r in results:
+        n = r["events"]
+        p_wall, f_wall = _median(r["process"], "wall_s"), _median(r["floor"], "wall_s")
+        p_rss = max(x["peak_rss_mb"] for x in r["process"])
+        ti_rate = ti_ratio = "not run"
+        if "trackintel" in r:
+            t = r["trackintel"]
+            if t.get("timeout"):
+                ti_rate, ti_ratio = "timed out (1 h)", "—"
+            else:
+                rate = t["events"] / t["seconds"]
+                ti_rate = f"{rate:,.0f}/s"
+                ti_ratio = f"{(n / p_wall) / rate:,.0f}×"
+        lines.append(
+            f"| {n / 1e6:g} M | {r['ingest']['wall_s']:.1f} s | {_rate(n, r['ingest']['wall_s'])} "
+            f"| {r['ingest']['peak_rss_mb'] / 1024:.2f} GB | {p_wall:.1f} s | {_rate(n, p_wall)} "
+            f"| {p_rss / 1024:.2f} GB | {f_wall:.1f} s | {p_wall / f_wall:.1f}× | {ti_rate} "
+            f"| {ti_ratio} |"
+        )
+    reps = results[0]["repeats"]
+    lines += ["", f"Processing and floor: medians of {reps} runs at 1 M, one run above.", ""]
+    lines += targets(results)
+    return "\n".join(lines)
+
+
+def targets(results: list[dict]) -> list[str]:
+    """The issue's targets against the largest size measured."""
+    big = results[-1]
+    n = big["events"]
+    p_wall = _median(big["process"], "wall_s")
+    rate = n / p_wall
+    floor_ratio = p_wall / _median(big["floor"], "wall_s")
+    rss_gb = max(max(x["peak_rss_mb"] for x in r["process"]) for r in results) / 1024
+    ingest = min(r["events"] / r["ingest"]["wall_s"] for r in results if r["events"] == n)
+    ti = [r for r in results if "trackintel" in r and not r["trackintel"].get("timeout")]
+    ti_ratio = (
+        min(
+            (r["events"] / _median(r["process"], "wall_s"))
+            / (r["trackintel"]["events"] / r["trackintel"]["seconds"])
+            for r in ti
+        )
+        if ti
+        else None
+    )
+    at = f"at {n / 1e6:g} M" + ("" if n >= 100_000_000 else " (100 M not measured)")
+
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    return [
+        f"Targets (issue 2, §7), measured {at}:",
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+        f"| processing ≥ 2 M events/s at 100 M | {rate / 1e6:.2f} M events/s | "
+        f"{verdict(rate >= 2e6 and n >= 100_000_000)} |",
+        f"| processing within 3× of the floor | {floor_ratio:.1f}× | {verdict(floor_ratio <= 3)} |",
+        "| processing ≥ 100× trackintel | "
+        + (f"{ti_ratio:,.0f}× | {verdict(ti_ratio >= 100)} |" if ti_ratio else "not run | — |"),
+        f"| peak memory < 8 GB | {rss_gb:.2f} GB | {verdict(rss_gb < 8)} |",
+        f"| ingest ≥ 1 M rows/s | {ingest / 1e6:.2f} M rows/s | {verdict(ingest >= 1e6)} |",
+        "",
+    ]
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        updated = pattern.sub(lambda _m: text + "\n", current)
+    else:
+        updated = current.rstrip("\n") + "\n\n" + text + "\n"
+    path.write_text(updated)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
+        {"_process": child_process, "_floor": child_floor, "_trackintel": child_trackintel}[
+            sys.argv[1]
+        ](*sys.argv[2:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 100_000_000])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--trackintel-max", type=int, default=1_000_000)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/episignal-bench-core"))
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    results = []
+    out = ROOT / "bench" / "results" / "core.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    for n in args.sizes:
+        results.append(bench_size(n, args.work, args.repeats, args.trackintel_max))
+        out.write_text(json.dumps({"machine": info, "results": results}, indent=1))
+    text = render(results, info, "python bench/bench_core.py " + " ".join(sys.argv[1:]))
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
