@@ -81,11 +81,6 @@ class Layout:
         return self.root / "session.key"
 
     @property
-    def sms_state(self) -> Path:
-        """Working files of the SMS gateway started by deploy/kannel/start (config, logs, pids)."""
-        return self.root / "kannel"
-
-    @property
     def exposure(self) -> Path:
         """Exposure notification: key server, verification server, exports and phone state."""
         return self.root / "exposure"

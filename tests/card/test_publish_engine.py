@@ -70,3 +70,15 @@ def test_published_day_from_the_engine_is_what_the_card_lists(pipeline_data: Pat
     listed = [p["code"] for p in card["places"]] + [c["code"] for c in card["countries"]]
     assert sorted(listed) == sorted(set(by_sub[pseudo.of_e164(number.lstrip("+"))]))
     assert card["data_date"] == day.isoformat() and card["has_data"]
+
+
+def test_demo_offers_numbers_that_have_a_card_and_one_without(pipeline_data: Path) -> None:
+    from episignal.web.demo import demo_numbers
+
+    settings = Settings(data_dir=pipeline_data, cookie_secure=False, database_url=None)
+    publish_day(pipeline_data, event_days(pipeline_data)[-1], settings=settings)
+    offered = demo_numbers(pipeline_data, settings)
+    assert len(offered) >= 2
+    with_places = [places for _, places in offered if "无行程数据" not in places]
+    assert with_places and all(places for places in with_places)
+    assert all(number.lstrip("+").isdigit() for number, _ in offered)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from episignal.store import audit, schema
@@ -109,30 +110,32 @@ def _row_tuples(table: pa.Table, publication_id: int) -> Iterator[list[tuple[Any
 
 
 def _copy_postgres(conn: Connection, table: pa.Table, publication_id: int) -> None:
-    """COPY is an order of magnitude faster than INSERT for millions of rows."""
+    """COPY in CSV chunks written by Arrow: an order of magnitude faster than row inserts."""
     raw = conn.connection.driver_connection
     assert raw is not None
+    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
     with (
         raw.cursor() as cur,
         cur.copy(
-            "COPY itinerary_place (publication_id, subscriber, place_code, place_name, place_kind,"
-            " first_arrival, last_departure) FROM STDIN"
+            "COPY itinerary_place (publication_id, subscriber, place_code, place_name,"
+            " place_kind, first_arrival, last_departure) FROM STDIN WITH (FORMAT csv)"
         ) as copy,
     ):
-        for batch in table.to_batches(max_chunksize=_INSERT_CHUNK_ROWS):
-            cols = batch.to_pydict()
-            for s, c, n, k, a, d in zip(
-                cols["subscriber"],
-                cols["place_code"],
-                cols["place_name"],
-                cols["place_kind"],
-                cols["first_arrival"],
-                cols["last_departure"],
-                strict=True,
-            ):
-                copy.write_row(
-                    (publication_id, s, c, n, k, a.replace(tzinfo=None), d.replace(tzinfo=None))
-                )
+        for batch in table.to_batches(max_chunksize=_INSERT_CHUNK_ROWS * 5):
+            chunk = pa.table(
+                {
+                    "publication_id": pa.array([publication_id] * batch.num_rows, pa.int64()),
+                    "subscriber": batch.column("subscriber"),
+                    "place_code": batch.column("place_code"),
+                    "place_name": batch.column("place_name"),
+                    "place_kind": batch.column("place_kind"),
+                    "first_arrival": batch.column("first_arrival").cast(pa.timestamp("us")),
+                    "last_departure": batch.column("last_departure").cast(pa.timestamp("us")),
+                }
+            )
+            sink = io.BytesIO()
+            pa_csv.write_csv(chunk, sink, options)
+            copy.write(sink.getvalue())
 
 
 def bulk_insert(store: Store, table: pa.Table, publication_id: int) -> None:

@@ -102,7 +102,7 @@ function renderCard() {
   const all = card.places.map(placeLabel).concat(
     card.countries.map((c) => document.createTextNode(LANG === "en" ? c.name_en : c.name)));
   all.forEach((node, i) => {
-    if (i) places.appendChild(document.createTextNode(LANG === "en" ? ", " : "，"));
+    if (i) places.appendChild(document.createTextNode(LANG === "en" ? " · " : "，"));
     places.appendChild(node);
   });
   $("lead").hidden = !card.has_data;
