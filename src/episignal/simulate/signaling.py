@@ -14,23 +14,15 @@ from functools import lru_cache
 
 import numpy as np
 
+from episignal.ingest.events import EVENT_TYPES
 from episignal.simulate.carriers import CARRIERS, FOREIGN_NETWORKS
 from episignal.simulate.movement import MODE_LOCAL, MODE_NONE, MODE_PLANE, Movement
 from episignal.simulate.population import PERIODIC_JITTER_S, Population
 from episignal.simulate.randomness import SubscriberRandom
 from episignal.simulate.world import World
 
-EVENT_TYPES = (
-    "attach",
-    "detach",
-    "periodic_update",
-    "location_update",
-    "handover",
-    "call",
-    "sms",
-    "data",
-)
-ATTACH, DETACH, PERIODIC, LU, HANDOVER, CALL, SMS, DATA = range(8)
+# The simulated carriers speak the canonical vocabulary: one definition, the ingest's.
+ATTACH, DETACH, PERIODIC, LU, HANDOVER, CALL, SMS, DATA = range(len(EVENT_TYPES))
 
 # Mean daily counts of subscriber-initiated activity (scaled per subscriber by `activity`).
 DATA_PER_DAY = 16.0
