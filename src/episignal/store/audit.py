@@ -23,6 +23,9 @@ from episignal.store import schema
 from episignal.store.engine import GENESIS_HASH, Store
 
 AUDIT_BATCH_MAX = 500  # entries per group commit
+# A commit costs ten times a row: wait this long for company before committing alone (adds at
+# most this much latency to a lone request, saves most of the per-view cost under load).
+AUDIT_GATHER_S = 0.003
 _COLUMNS = "seq, ts_utc, event, actor, subject, detail, prev_hash, hash"
 _INSERT = {
     "qmark": f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -166,6 +169,7 @@ class AuditBatcher:
 
     async def _flush_loop(self) -> None:
         try:
+            await asyncio.sleep(AUDIT_GATHER_S)
             while self._pending:
                 batch = self._pending[:AUDIT_BATCH_MAX]
                 del self._pending[:AUDIT_BATCH_MAX]
