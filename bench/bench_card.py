@@ -266,7 +266,8 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack) -> d
         stats["workers"] = workers
         stats["load1"] = os.getloadavg()[0]  # other jobs on the machine skew the figures
         print(
-            f"  {workers} workers: {stats['rps']:,.0f} req/s, p50 {stats['p50_us'] / 1000:.1f}"
+            f"  {workers} workers: cpu {stats['cpu_us_per_lookup']:.0f} us/lookup, "
+            f"{stats['rps']:,.0f} req/s, p50 {stats['p50_us'] / 1000:.1f}"
             f" ms, p99 {stats['p99_us'] / 1000:.1f} ms, non-2xx {stats['non2xx']}, "
             f"errors {stats['errors']}",
             flush=True,

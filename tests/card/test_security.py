@@ -58,3 +58,19 @@ def test_unknown_fields_are_refused(env: Env) -> None:
 def test_openapi_is_served_but_no_cdn_backed_docs_page(env: Env) -> None:
     assert env.client.get("/openapi.json").status_code == 200
     assert env.client.get("/docs").status_code == 404
+
+
+def test_store_failure_during_a_lookup_is_a_503_pointing_to_sms(env: Env, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from .helpers import ALICE, publish_fixture
+
+    publish_fixture(env.store, env.data_dir)
+    env.sign_in(ALICE)
+    services = env.client.app.state.services  # type: ignore[attr-defined]
+
+    def broken(subscriber: str) -> list:  # type: ignore[type-arg]
+        raise ConnectionError("store went away")
+
+    monkeypatch.setattr(services.cards, "_fetch", broken)
+    r = env.client.get("/api/card")
+    assert r.status_code == 503 and "CXMYD" in r.json()["detail"]
+    assert r.headers["retry-after"] == "5"

@@ -19,10 +19,11 @@ from episignal.card.model import Card
 from episignal.card.policy import Policy
 from episignal.card.token import CardSigner
 from episignal.store import risk, schema
-from episignal.store.engine import Store
+from episignal.store.engine import Store, StoreUnavailable
 from episignal.store.risk import RiskArea
 from episignal.store.subjects import Flag
 
+LOOKUP_TIMEOUT_MS = 2000  # a card lookup slower than this is a store problem: answer 503
 _st = schema.serving_state
 _pub = schema.publication
 _ip = schema.itinerary_place
@@ -87,7 +88,13 @@ class CardService:
         # not a pool checkout and reset as well.
         raw = getattr(self._local, "conn", None)
         if raw is None:
-            raw = self._local.conn = self.store.engine.raw_connection()
+            raw = self.store.engine.raw_connection()
+            if self.store.is_postgres:  # lookups run on the event loop: never wait long
+                cur = raw.cursor()
+                cur.execute(f"SET statement_timeout = {LOOKUP_TIMEOUT_MS}")
+                cur.close()
+                raw.commit()
+            self._local.conn = raw
         cur = raw.cursor()
         try:
             cur.execute(self._lookup_sql, (subscriber, subscriber))
@@ -114,7 +121,11 @@ class CardService:
             rows = self._fetch(subscriber)
         except Exception:
             self._drop_connection()  # e.g. the database restarted: reconnect once
-            rows = self._fetch(subscriber)
+            try:
+                rows = self._fetch(subscriber)
+            except Exception as exc:
+                self._drop_connection()
+                raise StoreUnavailable(f"card lookup failed: {type(exc).__name__}") from exc
         pub_id: int | None = None
         revision = 0
         stays: list[Stay] = []

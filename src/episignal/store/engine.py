@@ -27,6 +27,10 @@ class StoreError(RuntimeError):
     """The store is missing, of another schema version, or unreachable."""
 
 
+class StoreUnavailable(StoreError):
+    """A read could not be answered now (connection lost, timeout): retry later."""
+
+
 def database_url(data_dir: Path, settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if settings.database_url:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from episignal.config import Settings
-from episignal.store.engine import Store
+from episignal.store.engine import Store, StoreUnavailable
 from episignal.web.routers import authority, card, pages, sms, verify
 from episignal.web.security import HardeningMiddleware
 from episignal.web.services import Services
@@ -44,7 +44,6 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        services.lookup_threads.shutdown(wait=False, cancel_futures=True)
         if store is None:
             services.store.dispose()
 
@@ -71,6 +70,7 @@ def create_app(
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
+    @app.exception_handler(StoreUnavailable)
     async def _store_down(_request: Request, exc: Exception) -> JSONResponse:
         log.warning("serving store unavailable: %s", type(exc).__name__)
         return JSONResponse(
@@ -120,7 +120,7 @@ async def _card_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse(
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
-    except (OperationalError, PoolTimeout) as exc:
+    except (OperationalError, PoolTimeout, StoreUnavailable) as exc:
         log.warning("serving store unavailable: %s", type(exc).__name__)
         response = JSONResponse(
             {"detail": STORE_BUSY}, status_code=503, headers={"Retry-After": "5"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +19,6 @@ from episignal.sms.outbound import send_sms
 from episignal.store.audit import AuditBatcher
 from episignal.store.engine import Store, open_store
 
-LOOKUP_THREADS = 6  # below the store's pool size (8), which also serves writes
 _LIMITER_MAX_KEYS = 200_000  # memory bound of the per-worker session limiter
 
 
@@ -61,9 +59,6 @@ class Services:
     audit: AuditBatcher
     mo: MoHandler
     card_limiter: WindowLimiter
-    # Card lookups on a networked store run here: a bounded set of threads, each holding one
-    # store connection, so a surge queues instead of exhausting the connection pool.
-    lookup_threads: ThreadPoolExecutor
 
     def send_sms(self, to_e164: str, text: str) -> None:
         send_sms(to_e164, text, data_dir=self.data_dir, settings=self.settings)
@@ -91,7 +86,6 @@ class Services:
             audit=AuditBatcher(store),
             mo=None,  # type: ignore[arg-type]
             card_limiter=WindowLimiter(settings.card_lookups_per_minute),
-            lookup_threads=ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="card-lookup"),
         )
         services.mo = MoHandler(cards, pseudonymiser, services.send_sms)
         return services
