@@ -1,15 +1,17 @@
-"""Cleaning: drop impossible jumps, resolve ping-pong between neighbouring cities' cells.
+"""Cleaning, on runs (consecutive records of a subscriber on one place and border status).
 
-Two steps, each a function of the records table:
+Both steps work on runs rather than records, so they cost nothing next to the one sort of the
+records that finds the runs (``stays.change_points``):
 
-1. ``drop_jumps``: a record that is reachable neither from the previous nor to the next record
-   below ``max_speed_kmh`` (distance between the cells' coverage edges) is a glitch, not a trip.
-2. ``resolve_border``: a record on a *border cell* (its coverage overlaps another place's cells)
-   is ambiguous between its own place and ``alt``. It is given to the *anchor*: the place of the
-   nearest unambiguous record before it (else after it) within ``anchor_max_age_hours``, when the
-   anchor is ``alt``; with no anchor in reach, the subscriber's dominant place (most records in
-   the context) stands in for it. Someone living in city A beside city B thus stays in A however
-   often the phone camps on B's cells, while someone who goes into B's interior is in B.
+1. ``drop_glitches``: a one-record run that is reachable neither from the previous run nor to the
+   next below ``max_speed_kmh`` (distance between the cells' coverage edges) is a glitch, not a
+   trip, and is dropped.
+2. ``resolve_border``: a run on *border cells* (whose coverage overlaps another place's cells) is
+   ambiguous between its own place and ``alt``. It is given to the *anchor*: the place of the
+   nearest run on unambiguous cells before it (else after it) within ``anchor_max_age_hours``,
+   when the anchor is ``alt``; with no anchor in reach, the subscriber's dominant place (most
+   records in the context) stands in for it. Someone living in city A beside city B thus stays in
+   A however often the phone camps on B's cells, while someone who goes into B's interior is in B.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from episignal.engine.params import CleanParams
-from episignal.engine.records import RECORD_ORDER
 
 KM_PER_DEG_LAT = 110.574
 KM_PER_DEG_LON_EQUATOR = 111.320
-_TS_DIGITS = 10  # epoch seconds as fixed-width text sort like numbers (until the year 2286)
+# Anchor keys pack (time, place rank) into one integer so a running max finds the latest anchor
+# and its place at once: ts · PLACE_KEYS + pid, with pid < PLACE_KEYS (places are ~400).
+PLACE_KEYS = 100_000
+RUN_ORDER = ("first_ts", "run")  # runs of one subscriber never share a start record
 
 
 def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
@@ -35,68 +39,69 @@ def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
     return ibis.greatest(centre - (r1 + r2) / 1000.0, 0.0)
 
 
-def drop_jumps(recs: ir.Table, params: CleanParams) -> ir.Table:
-    w = ibis.window(group_by=recs.subscriber, order_by=RECORD_ORDER)
-    t = recs.mutate(
-        p_lon=recs.lon.lag().over(w),
-        p_lat=recs.lat.lag().over(w),
-        p_r=recs.radius_m.lag().over(w),
-        p_ts=recs.ts_utc_s.lag().over(w),
-        n_lon=recs.lon.lead().over(w),
-        n_lat=recs.lat.lead().over(w),
-        n_r=recs.radius_m.lead().over(w),
-        n_ts=recs.ts_utc_s.lead().over(w),
+def drop_glitches(runs: ir.Table, cells: ir.Table, params: CleanParams) -> ir.Table:
+    """runs(sid, run, first_ts, last_ts, first_cid, last_cid, n_records, …) without glitches."""
+    first = cells.select(first_cid="cid", f_lon="lon", f_lat="lat", f_r="radius_m")
+    last = cells.select(last_cid="cid", l_lon="lon", l_lat="lat", l_r="radius_m")
+    t = runs.join(first, "first_cid").join(last, "last_cid")
+    w = ibis.window(group_by=t.sid, order_by=RUN_ORDER)
+    t = t.mutate(
+        p_lon=t.l_lon.lag().over(w),
+        p_lat=t.l_lat.lag().over(w),
+        p_r=t.l_r.lag().over(w),
+        p_ts=t.last_ts.lag().over(w),
+        n_lon=t.f_lon.lead().over(w),
+        n_lat=t.f_lat.lead().over(w),
+        n_r=t.f_r.lead().over(w),
+        n_ts=t.first_ts.lead().over(w),
     )
-    d_prev = _edge_distance_km(t.p_lon, t.p_lat, t.p_r, t.lon, t.lat, t.radius_m)
-    d_next = _edge_distance_km(t.lon, t.lat, t.radius_m, t.n_lon, t.n_lat, t.n_r)
-    h_prev = ibis.greatest(t.ts_utc_s - t.p_ts, 1) / 3600.0
-    h_next = ibis.greatest(t.n_ts - t.ts_utc_s, 1) / 3600.0
-    jump = (d_prev / h_prev > params.max_speed_kmh) & (d_next / h_next > params.max_speed_kmh)
-    return t.filter(~jump.fill_null(False)).select(recs.columns)
+    d_prev = _edge_distance_km(t.p_lon, t.p_lat, t.p_r, t.f_lon, t.f_lat, t.f_r)
+    d_next = _edge_distance_km(t.l_lon, t.l_lat, t.l_r, t.n_lon, t.n_lat, t.n_r)
+    h_prev = ibis.greatest(t.first_ts - t.p_ts, 1) / 3600.0
+    h_next = ibis.greatest(t.n_ts - t.last_ts, 1) / 3600.0
+    glitch = (
+        (t.n_records == 1)
+        & (d_prev / h_prev > params.max_speed_kmh)
+        & (d_next / h_next > params.max_speed_kmh)
+    )
+    return t.filter(~glitch.fill_null(False)).select(runs.columns)
 
 
-def resolve_border(recs: ir.Table, params: CleanParams) -> ir.Table:
-    """Adds ``place_clean``: the record's place after border resolution."""
-    is_anchor = recs.alt == ""
-    key = is_anchor.ifelse(
-        recs.ts_utc_s.cast(dt.string).lpad(_TS_DIGITS, "0") + recs.place, ibis.null(dt.string)
+def _dominant_places(runs: ir.Table) -> ir.Table:
+    """(dom_sid, dominant_pid): the place with most records per subscriber (ties: lower rank)."""
+    counts = runs.group_by(["sid", "pid"]).aggregate(n=runs.n_records.sum())
+    rank = ibis.row_number().over(
+        ibis.window(group_by=counts.sid, order_by=[ibis.desc(counts.n), counts.pid])
     )
-    before = ibis.window(
-        group_by=recs.subscriber, order_by=RECORD_ORDER, preceding=None, following=0
-    )
-    after = ibis.window(
-        group_by=recs.subscriber, order_by=RECORD_ORDER, preceding=0, following=None
-    )
-    t = recs.mutate(k_prev=key.max().over(before), k_next=key.min().over(after))
+    best = counts.mutate(rank=rank)
+    return best.filter(best.rank == 0).select(dom_sid="sid", dominant_pid="pid")
+
+
+def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
+    """runs with (place, pid, alt, alt_pid) → the same runs with ``place`` resolved."""
+    # Frames include the run itself: harmless, a border run is never its own anchor (key NULL).
+    before = ibis.window(group_by=runs.sid, order_by=RUN_ORDER, preceding=None, following=0)
+    after = ibis.window(group_by=runs.sid, order_by=RUN_ORDER, preceding=0, following=None)
+    interior = runs.alt_pid.isnull()
+    # The anchor before a run is the latest interior run's end; after it, the next one's start.
+    k_end = interior.ifelse(runs.last_ts * PLACE_KEYS + runs.pid, ibis.null(dt.int64))
+    k_start = interior.ifelse(runs.first_ts * PLACE_KEYS + runs.pid, ibis.null(dt.int64))
+    t = runs.mutate(k_prev=k_end.max().over(before), k_next=k_start.min().over(after))
     max_age = int(params.anchor_max_age_hours * 3600)
 
-    def anchor(k: ir.StringValue, later: bool) -> ir.StringValue:
-        ts = k.substr(0, _TS_DIGITS).cast(dt.int64)
-        age = (ts - t.ts_utc_s) if later else (t.ts_utc_s - ts)
-        return (k.notnull() & (age <= max_age)).ifelse(k.substr(_TS_DIGITS), ibis.null(dt.string))
+    def anchor(k: ir.IntegerValue, later: bool) -> ir.IntegerValue:
+        ts = k // PLACE_KEYS
+        age = (ts - t.last_ts) if later else (t.first_ts - ts)
+        return (k.notnull() & (age <= max_age)).ifelse(k % PLACE_KEYS, ibis.null(dt.int64))
 
-    prev_anchor, next_anchor = anchor(t.k_prev, False), anchor(t.k_next, True)
-    t = t.mutate(prev_anchor=prev_anchor, next_anchor=next_anchor)
-    # Without an anchor in reach (someone who stays in the border zone), the place where the
-    # subscriber's phone is seen most in the context decides between the two sides.
-    counts = recs.group_by(["subscriber", "place"]).aggregate(n=ibis._.count())
-    rank = ibis.row_number().over(
-        ibis.window(group_by=counts.subscriber, order_by=[ibis.desc(counts.n), counts.place])
-    )
-    dominant = (
-        counts.mutate(rank=rank)
-        .filter(ibis._.rank == 0)
-        .select(dom_subscriber="subscriber", dominant="place")
-    )
-    t = t.left_join(dominant, t.subscriber == dominant.dom_subscriber)
-    border = t.alt != ""
+    t = t.mutate(prev_anchor=anchor(t.k_prev, False), next_anchor=anchor(t.k_next, True))
+    dominant = _dominant_places(runs)
+    t = t.left_join(dominant, t.sid == dominant.dom_sid)
+    border = t.alt_pid.notnull()
     no_anchor = t.prev_anchor.isnull() & t.next_anchor.isnull()
-    place_clean = ibis.cases(
-        (border & (t.prev_anchor == t.alt), t.alt),
-        (border & t.prev_anchor.isnull() & (t.next_anchor == t.alt), t.alt),
-        (border & no_anchor & (t.dominant == t.alt), t.alt),
-        else_=t.place,
-    )
-    return t.mutate(place_clean=place_clean).drop(
-        "k_prev", "k_next", "prev_anchor", "next_anchor", "dom_subscriber", "dominant"
-    )
+    to_alt = (
+        (border & (t.prev_anchor == t.alt_pid))
+        | (border & t.prev_anchor.isnull() & (t.next_anchor == t.alt_pid))
+        | (border & no_anchor & (t.dominant_pid == t.alt_pid))
+    ).fill_null(False)
+    return t.mutate(place=to_alt.ifelse(t.alt, t.place)).select(runs.columns)

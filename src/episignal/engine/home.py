@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from episignal.engine.backend import EngineConfig, connect
 from episignal.engine.io import read_parquet
-from episignal.engine.records import records
+from episignal.engine.records import keyed_cells, records, subscriber_keys
 from episignal.engine.spans import SECONDS_PER_DAY
 from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 from episignal.lake import VersionedDataset
@@ -27,19 +27,19 @@ NIGHT_END_HOUR = 6
 
 
 def homes(recs: ir.Table, min_nights: int = 1) -> ir.Table:
-    """records → (subscriber, home_county, home_place, nights)."""
+    """records → (sid, home_county, home_place, nights)."""
     local = recs.ts_utc_s + LOCAL_UTC_OFFSET_S
     hour = (local % SECONDS_PER_DAY) // 3600
     at_night = (hour >= NIGHT_START_HOUR) | (hour < NIGHT_END_HOUR)
     # A night belongs to the evening's date: shift the early-morning hours back by a day.
     night = (local - NIGHT_END_HOUR * 3600) // SECONDS_PER_DAY
     t = recs.filter(at_night).mutate(night=night)
-    votes = t.select("subscriber", "county", "place", "night").distinct()
-    counts = votes.group_by(["subscriber", "county", "place"]).aggregate(nights=votes.count())
-    w = ibis.window(group_by=counts.subscriber, order_by=[ibis.desc(counts.nights), counts.county])
+    votes = t.select("sid", "county", "place", "night").distinct()
+    counts = votes.group_by(["sid", "county", "place"]).aggregate(nights=votes.count())
+    w = ibis.window(group_by=counts.sid, order_by=[ibis.desc(counts.nights), counts.county])
     ranked = counts.mutate(rank=ibis.row_number().over(w))
     best = ranked.filter((ranked.rank == 0) & (ranked.nights >= min_nights))
-    return best.select("subscriber", home_county="county", home_place="place", nights="nights")
+    return best.select("sid", home_county="county", home_place="place", nights="nights")
 
 
 def homes_for_period(
@@ -52,6 +52,10 @@ def homes_for_period(
     if not files:
         return pa.table({"subscriber": [], "home_county": [], "home_place": [], "nights": []})
     con = connect(engine or EngineConfig())
-    cells = read_parquet(con, VersionedDataset(layout.cells).files())
-    expr = homes(records(read_parquet(con, files), cells)).order_by("subscriber")
+    cells = keyed_cells(read_parquet(con, VersionedDataset(layout.cells).files()))
+    events = read_parquet(con, files)
+    subscribers = subscriber_keys(events)
+    best = homes(records(events, cells, subscribers))
+    expr = best.join(subscribers, "sid").drop("sid").order_by("subscriber")
+    expr = expr.select("subscriber", "home_county", "home_place", "nights")
     return con.to_pyarrow(expr)

@@ -19,16 +19,15 @@ from pathlib import Path
 import ibis
 
 from episignal.engine.backend import EngineConfig, connect
-from episignal.engine.clean import drop_jumps, resolve_border
 from episignal.engine.io import materialise, read_parquet, write_parquet
 from episignal.engine.params import CleanParams, StayParams
-from episignal.engine.records import records
+from episignal.engine.records import keyed_cells, records, subscriber_keys
 from episignal.engine.spans import SECONDS_PER_DAY, day_spans, local_midnight_utc_s
-from episignal.engine.stays import stays
+from episignal.engine.stays import change_points, stays
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 
-ENGINE_VERSION = "3"  # bump when a change to the algorithm must recompute stored days
+ENGINE_VERSION = "4"  # bump when a change to the algorithm must recompute stored days
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -95,7 +94,7 @@ def process_days(
     if not todo:
         return []
     con = connect(engine or EngineConfig())
-    cell_table = read_parquet(con, cells.files())
+    cell_table = materialise(con, keyed_cells(read_parquet(con, cells.files())))
     context_days = math.ceil(params.stay.lookback_hours / 24)
     stays_ds, spans_ds = VersionedDataset(layout.stays), VersionedDataset(layout.spans)
     with stays_ds.change() as stays_stage, spans_ds.change() as spans_stage:
@@ -133,18 +132,28 @@ def day_outputs(
     day: dt.date,
     params: ProcessParams,
 ) -> tuple[ibis.Table, ibis.Table]:
-    """(stays, spans) of one local day, from events covering the day and its lookback."""
+    """(stays, spans) of one local day, from events covering the day and its lookback.
+
+    ``cells`` is the keyed registry (``records.keyed_cells``). One sort of the records finds where
+    runs start and end; cleaning and everything after work on runs.
+    """
     start = local_midnight_utc_s(epoch_day(day))
     end = start + SECONDS_PER_DAY
     lookback = int(params.stay.lookback_hours * 3600)
-    recs = records(events, cells)
-    recs = recs.filter((recs.ts_utc_s >= start - lookback) & (recs.ts_utc_s < end))
-    spans = day_spans(recs, start)
-    smooth = materialise(con, drop_jumps(recs, params.clean))
-    by_place = stays(resolve_border(smooth, params.clean), "place_clean", params.clean, params.stay)
-    by_county = stays(smooth, "county", params.clean, params.stay)
+    events = events.filter((events.ts_utc_s >= start - lookback) & (events.ts_utc_s < end))
+    subscribers = materialise(con, subscriber_keys(events))
+    recs = records(events, cells, subscribers)
+    spans = day_spans(recs, start).join(subscribers, "sid").drop("sid")
+    bridge_s = int(params.stay.bridge_hours * 3600)
+    points = materialise(con, change_points(recs, bridge_s))
     out = ibis.union(
-        by_place.mutate(level=ibis.literal("place")),
-        by_county.mutate(level=ibis.literal("county")),
+        *[
+            stays(points, cells, level, params.clean, params.stay).mutate(level=ibis.literal(level))
+            for level in ("place", "county")
+        ]
     )
-    return out.filter(out.departure_utc_s >= start), spans
+    out = out.filter(out.departure_utc_s >= start).join(subscribers, "sid")
+    return (
+        out.select("subscriber", "place", "arrival_utc_s", "departure_utc_s", "n_records", "level"),
+        spans.select("subscriber", "place", "first_utc_s", "last_utc_s", "n_records"),
+    )

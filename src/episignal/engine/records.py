@@ -1,25 +1,43 @@
-"""Events joined with the cell registry: each record gets its place at both levels."""
+"""Events joined with the cell registry: each record gets its places, under integer keys.
+
+Windows partition and sort on every record, so their keys are integers: ``sid`` (the rank of the
+subscriber's pseudonym among the day's subscribers), ``cid`` (the rank of the cell id) and ``pid``
+(the rank of the place code). Ranks are assigned by ordering the codes, so both backends derive the
+same keys, and they are exact (no hashing, no collisions).
+"""
 
 from __future__ import annotations
 
+import ibis
 import ibis.expr.types as ir
 
 # Order of a subscriber's records. Two records in the same second (a handover, a call on one cell
 # while data goes through another) would otherwise come in whatever order a backend happens to
 # produce, and window results (lag, running sums) would differ between DuckDB and Spark and
-# between runs; the cell id makes the order total.
-RECORD_ORDER = ("ts_utc_s", "cell_id")
+# between runs; the cell rank makes the order total.
+RECORD_ORDER = ("ts_utc_s", "cid")
 
 
-def records(events: ir.Table, cells: ir.Table) -> ir.Table:
-    """events(subscriber, ts_utc_s, cell_id) ⋈ cells → one row per event with its places.
+def subscriber_keys(events: ir.Table) -> ir.Table:
+    """(subscriber, sid) for the subscribers of ``events``."""
+    subs = events.select("subscriber").distinct()
+    return subs.mutate(sid=ibis.row_number().over(order_by=subs.subscriber))
 
-    Columns: subscriber, ts_utc_s, cell_id, place (prefecture-level code or country), county
-    (county code or country), alt (the other place a border cell overlaps, "" if none), lon, lat,
-    radius_m.
-    """
-    c = cells.select(
+
+def keyed_cells(cells: ir.Table) -> ir.Table:
+    """The cell registry with integer keys: cid, pid (its place) and alt_pid (its border place)."""
+    places = cells.select(code="place_code").distinct()
+    places = places.mutate(pid=ibis.row_number().over(order_by=places.code))
+    c = cells.mutate(cid=ibis.row_number().over(order_by=cells.cell_id))
+    c = c.join(places, c.place_code == places.code).drop("code")
+    alt = places.select(alt_code="code", alt_pid="pid")
+    # A border cell's alternate is always some cell's place, so the join finds it; "" finds none.
+    c = c.left_join(alt, c.alt_place == alt.alt_code).drop("alt_code")
+    return c.select(
         "cell_id",
+        "cid",
+        "pid",
+        "alt_pid",
         place="place_code",
         county="county_place",
         alt="alt_place",
@@ -27,5 +45,15 @@ def records(events: ir.Table, cells: ir.Table) -> ir.Table:
         lat="lat",
         radius_m="radius_m",
     )
+
+
+def records(events: ir.Table, cells: ir.Table, subscribers: ir.Table) -> ir.Table:
+    """events(subscriber, ts_utc_s, cell_id) ⋈ keyed cells ⋈ subscriber keys.
+
+    Columns: sid, ts_utc_s, cid, place (prefecture-level code or country), pid, county (county
+    code or country), alt (the other place a border cell overlaps, "" if none), alt_pid, lon, lat,
+    radius_m.
+    """
     e = events.select("subscriber", "ts_utc_s", "cell_id")
-    return e.join(c, "cell_id")
+    e = e.join(subscribers, "subscriber").drop("subscriber")
+    return e.join(cells, "cell_id").drop("cell_id")

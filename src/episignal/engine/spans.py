@@ -10,11 +10,11 @@ SECONDS_PER_DAY = 86_400
 
 
 def day_spans(recs: ir.Table, day_start_utc_s: int) -> ir.Table:
-    """Per subscriber and place: earliest and latest record of the local day starting then."""
+    """Per subscriber key (sid) and place: earliest and latest record of the local day."""
     day = recs.filter(
         (recs.ts_utc_s >= day_start_utc_s) & (recs.ts_utc_s < day_start_utc_s + SECONDS_PER_DAY)
     )
-    return day.group_by(["subscriber", "place"]).aggregate(
+    return day.group_by(["sid", "place"]).aggregate(
         first_utc_s=day.ts_utc_s.min(), last_utc_s=day.ts_utc_s.max(), n_records=day.count()
     )
 

@@ -1,10 +1,12 @@
 """Stays: maximal runs of records at one place, with arrival and departure.
 
-A new stay starts when the place changes, or when the phone was silent longer than
-``bridge_hours`` (a night with the phone off at one place is presence there; two days of silence
-is not). A run shorter than ``pingpong_max_minutes`` between two runs at the same other place is
-ping-pong and joins them. The silence between the last record of one stay and the first of the
-next is attributed per ``StayParams.attribution``, at most ``max_credit_minutes`` per side.
+A new run starts when the place (or the border status of the cell) changes, or when the phone was
+silent longer than ``bridge_hours`` (a night with the phone off at one place is presence there;
+two days of silence is not). Runs are found in ONE sort of the records (``change_points``);
+cleaning (``clean.py``) and everything after work on runs. A run shorter than
+``pingpong_max_minutes`` between two runs at the same other place is ping-pong and joins them.
+The silence between the last record of one stay and the first of the next is attributed per
+``StayParams.attribution``, at most ``max_credit_minutes`` per side.
 """
 
 from __future__ import annotations
@@ -12,53 +14,84 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
+from episignal.engine.clean import RUN_ORDER, drop_glitches, resolve_border
 from episignal.engine.params import Attribution, CleanParams, StayParams
 from episignal.engine.records import RECORD_ORDER
 
-STAY_COLUMNS = ("subscriber", "place", "arrival_utc_s", "departure_utc_s", "n_records")
+# What makes two consecutive records part of one run, per level.
+LEVEL_KEYS = {"place": ("pid", "alt_pid"), "county": ("county",)}
+# What a run carries from its first record, per level.
+LEVEL_COLUMNS = {"place": ("place", "pid", "alt", "alt_pid"), "county": ("county",)}
 
 
-def _runs(recs: ir.Table, label: str, bridge_s: int) -> ir.Table:
-    w = ibis.window(group_by=recs.subscriber, order_by=RECORD_ORDER)
-    prev_label = recs[label].lag().over(w)
-    prev_ts = recs.ts_utc_s.lag().over(w)
-    starts = (
-        prev_label.isnull() | (prev_label != recs[label]) | (recs.ts_utc_s - prev_ts > bridge_s)
-    )
-    t = recs.mutate(start=starts.cast("int64"))
+def _differs(a: ir.Value, b: ir.Value) -> ir.BooleanValue:
+    """a ≠ b where NULL equals NULL (alt_pid is NULL on interior cells)."""
+    return (a != b).fill_null(a.isnull() != b.isnull())
+
+
+def change_points(recs: ir.Table, bridge_s: int) -> ir.Table:
+    """The records where a run of some level starts or ends, from one sort of the records.
+
+    ``pos`` numbers the subscriber's records, so a run's size is the distance between its start
+    and end rows. Everything after this works on these few rows instead of every record.
+    """
+    w = ibis.window(group_by=recs.sid, order_by=RECORD_ORDER)
+    ts = recs.ts_utc_s
+    gap_before = ts - ts.lag().over(w)
+    gap_after = ts.lead().over(w) - ts
+    flags: dict[str, ir.BooleanValue] = {}
+    for level, keys in LEVEL_KEYS.items():
+        first = gap_before.isnull()
+        last = gap_after.isnull()
+        changed_before = ibis.or_(*[_differs(recs[k], recs[k].lag().over(w)) for k in keys])
+        changed_after = ibis.or_(*[_differs(recs[k], recs[k].lead().over(w)) for k in keys])
+        flags[f"start_{level}"] = first | changed_before | (gap_before > bridge_s)
+        flags[f"end_{level}"] = last | changed_after | (gap_after > bridge_s)
+    t = recs.mutate(pos=ibis.row_number().over(w), **flags)
+    return t.filter(ibis.or_(*[t[name] for name in flags]))
+
+
+def _runs(points: ir.Table, level: str) -> ir.Table:
+    start, end = points[f"start_{level}"], points[f"end_{level}"]
+    t = points.filter(start | end)
+    # Starts and ends alternate in record order; a one-record run is both on the same row.
+    w = ibis.window(group_by=t.sid, order_by=t.pos)
+    is_end = t[f"end_{level}"]
     t = t.mutate(
-        run=t.start.sum().over(
-            ibis.window(group_by=t.subscriber, order_by=RECORD_ORDER, preceding=None, following=0)
-        )
+        end_pos=is_end.ifelse(t.pos, t.pos.lead().over(w)),
+        end_ts=is_end.ifelse(t.ts_utc_s, t.ts_utc_s.lead().over(w)),
+        end_cid=is_end.ifelse(t.cid, t.cid.lead().over(w)),
     )
-    return t.group_by(["subscriber", "run"]).aggregate(
-        place=t[label].first(),  # constant within a run
-        first_ts=t.ts_utc_s.min(),
-        last_ts=t.ts_utc_s.max(),
-        n_records=t.count(),
+    t = t.filter(t[f"start_{level}"])
+    return t.select(
+        "sid",
+        *LEVEL_COLUMNS[level],
+        run="pos",
+        first_ts="ts_utc_s",
+        last_ts="end_ts",
+        first_cid="cid",
+        last_cid="end_cid",
+        n_records=t.end_pos - t.pos + 1,
     )
 
 
 def _absorb_pingpong(runs: ir.Table, clean: CleanParams, bridge_s: int) -> ir.Table:
     """A-B-A → A: relabel short runs sandwiched by the same place, then merge neighbours."""
-    # Two runs can start in the same second (simultaneous records); run numbers break the tie.
-    w = ibis.window(group_by=runs.subscriber, order_by=["first_ts", "run"])
+    w = ibis.window(group_by=runs.sid, order_by=RUN_ORDER)
     prev_place, next_place = runs.place.lag().over(w), runs.place.lead().over(w)
     short = (runs.last_ts - runs.first_ts) < int(clean.pingpong_max_minutes * 60)
     sandwiched = (prev_place == next_place) & (prev_place != runs.place)
     t = runs.mutate(place=(short & sandwiched).fill_null(False).ifelse(prev_place, runs.place))
-    w2 = ibis.window(group_by=t.subscriber, order_by=["first_ts", "run"])
+    w2 = ibis.window(group_by=t.sid, order_by=RUN_ORDER)
     p2, prev_last = t.place.lag().over(w2), t.last_ts.lag().over(w2)
     new = p2.isnull() | (p2 != t.place) | (t.first_ts - prev_last > bridge_s)
     t = t.mutate(start=new.cast("int64"))
     t = t.mutate(
         stay=t.start.sum().over(
-            ibis.window(
-                group_by=t.subscriber, order_by=["first_ts", "run"], preceding=None, following=0
-            )
+            ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=None, following=0)
         )
     )
-    return t.group_by(["subscriber", "stay"]).aggregate(
+    return t.group_by(["sid", "stay"]).aggregate(
         place=t.place.first(),
         first_ts=t.first_ts.min(),
         last_ts=t.last_ts.max(),
@@ -67,7 +100,7 @@ def _absorb_pingpong(runs: ir.Table, clean: CleanParams, bridge_s: int) -> ir.Ta
 
 
 def _attribute(stays: ir.Table, params: StayParams) -> ir.Table:
-    w = ibis.window(group_by=stays.subscriber, order_by=["first_ts", "stay"])
+    w = ibis.window(group_by=stays.sid, order_by=["first_ts", "stay"])
     # No neighbour (start or end of the data): no credit. LEAST skips NULLs, so fill first.
     gap_before = (stays.first_ts - stays.last_ts.lag().over(w)).fill_null(0)
     gap_after = (stays.first_ts.lead().over(w) - stays.last_ts).fill_null(0)
@@ -79,7 +112,7 @@ def _attribute(stays: ir.Table, params: StayParams) -> ir.Table:
         before = ibis.literal(0)
         after = ibis.least(gap_after, cap)
     return stays.select(
-        "subscriber",
+        "sid",
         "place",
         arrival_utc_s=stays.first_ts - before,
         departure_utc_s=stays.last_ts + after,
@@ -87,8 +120,15 @@ def _attribute(stays: ir.Table, params: StayParams) -> ir.Table:
     )
 
 
-def stays(recs: ir.Table, label: str, clean: CleanParams, params: StayParams) -> ir.Table:
-    """records with a ``label`` column (the place at some level) → stays of STAY_COLUMNS."""
+def stays(
+    points: ir.Table, cells: ir.Table, level: str, clean: CleanParams, params: StayParams
+) -> ir.Table:
+    """Change points → stays at ``level`` ("place": prefecture-level or country, borders resolved;
+    "county"): (sid, place, arrival_utc_s, departure_utc_s, n_records)."""
     bridge_s = int(params.bridge_hours * 3600)
-    runs = _runs(recs, label, bridge_s)
+    runs = drop_glitches(_runs(points, level), cells, clean)
+    if level == "place":
+        runs = resolve_border(runs, clean)
+    else:
+        runs = runs.rename(place="county")
     return _attribute(_absorb_pingpong(runs, clean, bridge_s), params)
