@@ -127,8 +127,5 @@ def stays(
     "county"): (sid, place, arrival_utc_s, departure_utc_s, n_records)."""
     bridge_s = int(params.bridge_hours * 3600)
     runs = drop_glitches(_runs(points, level), cells, clean)
-    if level == "place":
-        runs = resolve_border(runs, clean)
-    else:
-        runs = runs.rename(place="county")
+    runs = resolve_border(runs, clean) if level == "place" else runs.rename(place="county")
     return _attribute(_absorb_pingpong(runs, clean, bridge_s), params)
