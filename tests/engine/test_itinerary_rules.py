@@ -165,6 +165,8 @@ def test_unsupported_requests_are_refused_with_a_reason(data: Path) -> None:
     ingest(data, {NUMBER: every(at(0, "09:00"), at(0, "11:30"), "46000-2-2")})
     with pytest.raises(ItineraryError, match="window"):
         places(data, days=0)
+    with pytest.raises(ItineraryError, match="hours"):
+        places(data, hours=13)
     with pytest.raises(ItineraryError, match="rule"):
         places(data, rule="majority")
     with pytest.raises(ItineraryError, match="no events"):

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from episignal.engine.backend import EngineConfig, connect
 from episignal.engine.io import read_parquet
-from episignal.engine.params import ItineraryParams, Rule
+from episignal.engine.params import ItineraryParams, Rule, StayParams
 from episignal.engine.process import epoch_day, event_days, process_days
 from episignal.engine.spans import SECONDS_PER_DAY, local_midnight_utc_s
 from episignal.geo.places import place_for_code
@@ -108,8 +108,9 @@ def itineraries_for_date(
     """
     if days not in SUPPORTED_WINDOW_DAYS:
         raise ItineraryError(f"window of {days} days not supported (1 to 31)")
-    if not 0 < hours <= 24:
-        raise ItineraryError("hours must be between 0 and 24")
+    max_hours = StayParams().lookback_hours
+    if not 0 < hours <= max_hours:
+        raise ItineraryError(f"hours must be more than 0 and at most {max_hours:g}")
     try:
         params = ItineraryParams(days=days, hours=hours, rule=Rule(rule))
     except ValueError:

@@ -30,7 +30,9 @@ class StayParams:
     attribution: Attribution = Attribution.MIDPOINT
     max_credit_minutes: float = 60.0  # at most this much silence is credited to a place per side
     bridge_hours: float = 12.0  # silence up to this long between records at one place is presence
-    lookback_hours: float = 24.0  # context read before a day so stays crossing midnight are whole
+    # Context read before each day, so a stay crossing midnight is seen whole for any threshold up
+    # to this many hours (a longer stay is seen truncated to it, which never changes the verdict).
+    lookback_hours: float = 12.0
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from episignal.engine.stays import change_points, stays
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 
-ENGINE_VERSION = "4"  # bump when a change to the algorithm must recompute stored days
+ENGINE_VERSION = "5"  # bump when a change to the algorithm must recompute stored days
 EPOCH = dt.date(1970, 1, 1)
 
 

@@ -64,7 +64,10 @@ def evaluate_cmd(
         typer.Option(formats=["%Y-%m-%d"], help="Itinerary date (default: last simulated day)."),
     ] = None,
     days: Annotated[int, typer.Option(min=1, max=31, help="Window in days.")] = 14,
-    hours: Annotated[float, typer.Option(min=0.1, max=24, help="Stay threshold in hours.")] = 4.0,
+    hours: Annotated[
+        float,
+        typer.Option(min=0.1, max=12, help="Stay threshold in hours (at most the lookback, 12)."),
+    ] = 4.0,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the metrics as JSON here.")
     ] = None,
