@@ -250,7 +250,7 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack) -> d
     cookies = tmp / "cookies.txt"
     mint_cookies(data, settings, args.subscribers, SAMPLE_SESSIONS, cookies)
     results = []
-    for workers in args.workers:
+    for workers, _round in ((w, r) for w in args.workers for r in range(args.repeat)):
         port = free_port()
         proc = run_server(data, settings, port, workers)
         try:
@@ -264,6 +264,7 @@ def bench_backend(backend: str, args: argparse.Namespace, stack: ExitStack) -> d
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
         stats["workers"] = workers
+        stats["round"] = _round + 1
         stats["load1"] = os.getloadavg()[0]  # other jobs on the machine skew the figures
         print(
             f"  {workers} workers: cpu {stats['cpu_us_per_lookup']:.0f} us/lookup, "
@@ -290,7 +291,7 @@ def section(results: list[dict], args: argparse.Namespace) -> str:  # type: igno
     cmd = (
         f".venv/bin/python bench/bench_card.py --subscribers {args.subscribers} "
         f"--workers {' '.join(map(str, args.workers))} --connections {args.connections} "
-        f"--duration {args.duration}"
+        f"--duration {args.duration} --repeat {args.repeat}"
     )
     lines = [
         SECTION,
@@ -303,15 +304,16 @@ def section(results: list[dict], args: argparse.Namespace) -> str:  # type: igno
         "the subscriber's places, flags and risk registry from the store, colour rules, an "
         "Ed25519-signed QR token, and a hash-chained audit row committed before the answer.",
         "",
-        "| store | subscribers (rows) | publish | workers | lookups/s | p50 | p99 | non-2xx "
-        "| server CPU per lookup | machine load (1 min) |",
+        "| store | subscribers (rows) | publish | workers · round | lookups/s | p50 | p99 "
+        "| non-2xx | server CPU per lookup | machine load (1 min) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         for run in r["runs"]:
             lines.append(
                 f"| {r['backend']} | {args.subscribers:,} ({r['build']['rows']:,}) | "
-                f"{r['build']['publish_s']:.0f} s | {run['workers']} | {run['rps']:,.0f} | "
+                f"{r['build']['publish_s']:.0f} s | {run['workers']} · {run['round']} | "
+                f"{run['rps']:,.0f} | "
                 f"{run['p50_us'] / 1000:.1f} ms | {run['p99_us'] / 1000:.1f} ms | "
                 f"{run['non2xx'] + run['errors']} | {run['cpu_us_per_lookup']:.0f} µs | "
                 f"{run['load1']:.1f} |"
@@ -363,6 +365,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[2])
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--duration", type=int, default=30)
+    ap.add_argument("--repeat", type=int, default=1, help="rounds per worker count (all listed)")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
