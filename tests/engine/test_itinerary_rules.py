@@ -46,6 +46,15 @@ def test_five_hour_visit_lists_the_city_under_both_rules(data: Path) -> None:
     assert places(data, "span") == {XIAOGAN}
 
 
+def test_result_says_when_it_was_computed(data: Path) -> None:
+    import datetime as dt
+
+    ingest(data, {NUMBER: every(at(0, "09:00"), at(0, "14:00"), "46000-2-2")})
+    table = itineraries_for_date(data, DAY0)
+    computed = dt.datetime.fromisoformat(table.schema.metadata[b"computed_at"].decode())
+    assert abs((dt.datetime.now(dt.UTC) - computed).total_seconds()) < 600
+
+
 def test_three_hour_visit_is_not_listed(data: Path) -> None:
     ingest(
         data,

@@ -118,7 +118,10 @@ def itinerary(
     out.parent.mkdir(parents=True, exist_ok=True)
     export_table(table, out)
     n_subs = len(pc.unique(table["subscriber"]))
-    console.print(f"{table.num_rows:,} rows for {n_subs:,} subscribers → {out}")
+    computed = (table.schema.metadata or {}).get(b"computed_at", b"").decode()
+    console.print(
+        f"{table.num_rows:,} rows for {n_subs:,} subscribers → {out} (computed {computed})"
+    )
 
 
 def home(

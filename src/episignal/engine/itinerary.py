@@ -9,7 +9,6 @@ in the city are ≥ hours apart. A country abroad is listed on any presence in t
 from __future__ import annotations
 
 import datetime as dt
-import time
 from pathlib import Path
 
 import ibis
@@ -104,7 +103,8 @@ def itineraries_for_date(
     """Every subscriber's itinerary for the window ending with ``date``, processing what it needs.
 
     Columns: subscriber, place_code, place_name, place_kind ("city" | "country"), first_arrival,
-    last_departure (UTC). Rows are sorted by subscriber and place_code.
+    last_departure (UTC). Rows are sorted by subscriber and place_code; the schema metadata holds
+    ``computed_at`` (UTC) and the rule.
     """
     if days not in SUPPORTED_WINDOW_DAYS:
         raise ItineraryError(f"window of {days} days not supported (1 to 31)")
@@ -133,8 +133,7 @@ def itineraries_for_date(
     if not files:
         return ITINERARY_SCHEMA.empty_table()
     expr = itinerary_places(stays, spans, date, params).order_by(["subscriber", "place"])
-    return _named(con.to_pyarrow(expr))
-
-
-def computed_at() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    table = _named(con.to_pyarrow(expr))
+    # When the result was computed travels with it (kept in Parquet exports' metadata).
+    computed = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return table.replace_schema_metadata({"computed_at": computed, "rule": params.rule.value})

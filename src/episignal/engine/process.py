@@ -49,15 +49,17 @@ def _state_path(layout: Layout) -> Path:
     return layout.root / "processing-state.json"
 
 
-def _fingerprint(
-    day: dt.date, events: VersionedDataset, cells: VersionedDataset, params: ProcessParams
-) -> str:
+def _context_dates(day: dt.date, params: ProcessParams) -> set[str]:
+    """The local dates whose events day ``day``'s output is computed from."""
     context_days = math.ceil(params.stay.lookback_hours / 24)
-    wanted = {(day - dt.timedelta(days=i)).isoformat() for i in range(context_days + 1)}
-    ids = sorted(i for part, i in events.manifest().items() if dict(part)["local_date"] in wanted)
+    return {(day - dt.timedelta(days=i)).isoformat() for i in range(context_days + 1)}
+
+
+def _fingerprint(
+    day: dt.date, inputs: list[str], cell_ids: list[str], params: ProcessParams
+) -> str:
     payload = json.dumps(
-        [ENGINE_VERSION, day.isoformat(), ids, sorted(cells.manifest().values()), asdict(params)],
-        default=str,
+        [ENGINE_VERSION, day.isoformat(), sorted(inputs), cell_ids, asdict(params)], default=str
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -84,45 +86,40 @@ def process_days(
         raise NoEventsError("no events ingested yet: run `episignal ingest` first")
     state_file = _state_path(layout)
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
-    todo: list[tuple[dt.date, str]] = []
+    manifest = events.manifest()  # partition → id of the write that made it
+    cell_ids = sorted(cells.manifest().values())
+    todo: list[tuple[dt.date, str, list]] = []
     for day in sorted(set(days)):
-        fp = _fingerprint(day, events, cells, params)
+        context = _context_dates(day, params)
+        needed = [p for p in manifest if dict(p)["local_date"] in context]
+        fp = _fingerprint(day, [manifest[p] for p in needed], cell_ids, params)
         if force or state.get(day.isoformat()) != fp:
-            todo.append((day, fp))
+            todo.append((day, fp, needed))
         else:
             on_day(day, False)
     if not todo:
         return []
     con = connect(engine or EngineConfig())
     cell_table = materialise(con, keyed_cells(read_parquet(con, cells.files())))
-    context_days = math.ceil(params.stay.lookback_hours / 24)
     stays_ds, spans_ds = VersionedDataset(layout.stays), VersionedDataset(layout.spans)
     with stays_ds.change() as stays_stage, spans_ds.change() as spans_stage:
-        for day, _fp in todo:
+        for day, _fp, needed in todo:
             part = (("local_date", day.isoformat()),)
-            needed = [
-                (("local_date", (day - dt.timedelta(days=i)).isoformat()), ("carrier", c))
-                for i in range(context_days + 1)
-                for c in {dict(p)["carrier"] for p in events.partitions()}
-            ]
-            files = events.files_of(needed)
-            day_files = events.files_of(
-                [p for p in needed if dict(p)["local_date"] == day.isoformat()]
-            )
-            if not day_files:
-                stays_stage.drop(part)
+            if not any(dict(p)["local_date"] == day.isoformat() for p in needed):
+                stays_stage.drop(part)  # no events that day: no output, not an empty one
                 spans_stage.drop(part)
                 on_day(day, True)
                 continue
-            stays_t, spans_t = day_outputs(con, read_parquet(con, files), cell_table, day, params)
+            events_t = read_parquet(con, events.files_of(needed))
+            stays_t, spans_t = day_outputs(con, events_t, cell_table, day, params)
             write_parquet(con, stays_t, stays_stage.partition_dir(part))
             write_parquet(con, spans_t, spans_stage.partition_dir(part))
             on_day(day, True)
-    state.update({d.isoformat(): fp for d, fp in todo})
+    state.update({d.isoformat(): fp for d, fp, _ in todo})
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
     tmp.replace(state_file)
-    return [d for d, _ in todo]
+    return [d for d, _, _ in todo]
 
 
 def day_outputs(
