@@ -1,9 +1,14 @@
 """Feed formats: how each carrier's export (and the canonical file) maps to canonical fields.
 
 Each format turns a table of raw lines into the same parsed columns, all nullable, so that one
-validation step (``validate.py``) decides what is accepted and why the rest is quarantined:
-``field`` (the raw number field, for masking), ``e164``, ``ts_utc_s``, ``cell_id``, ``event_type``
-and ``fields_ok``. The layouts are specified in docs/data-contracts.md.
+validation step (``run._classify``) decides what is accepted and why the rest is quarantined:
+``field`` (the raw number field, for masking), ``e164``, ``ts_utc_s``, ``cell_id``,
+``event_type_id`` (index into ``EVENT_TYPES``) and ``fields_ok``. The layouts are specified in
+docs/data-contracts.md.
+
+Speed matters here (every input row goes through this, ingest targets ≥ 1 M rows/s): a line is
+split once, each field becomes its own column, and a value used by several checks is computed in
+an earlier stage (``_stage``) instead of being inlined into every use.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ import ibis.expr.types as ir
 from episignal.ingest.events import EVENT_TYPES, LOCAL_UTC_OFFSET_S
 
 CHINA_COUNTRY_CODE = "86"
+# E.164 digits after an optional "+" or international prefix "00": 8 to 15 digits, no leading 0,
+# and when the country code is 86, a Chinese mobile number (pseudonym.normalise_msisdn's rules,
+# folded into one pattern so that each row is matched once).
+_E164_RE = r"^(?:\+|00)?(861[3-9][0-9]{9}|(?:[1-79][0-9]|8[0-57-9])[0-9]{6,13})$"
+_CN_MOBILE_RE = r"^1[3-9][0-9]{9}$"  # national form of a Chinese mobile number
 
 
 @ibis.udf.scalar.builtin(signature=((dt.string, dt.string), dt.Timestamp()))
@@ -25,28 +35,34 @@ def try_strptime(s, fmt):  # DuckDB: NULL instead of an error
     ...
 
 
+def _stage(t: ir.Table) -> ir.Table:
+    """A projection boundary: Ibis would otherwise inline each column into every use of it."""
+    return t.view()
+
+
+def strip_separators(raw: ir.StringValue) -> ir.StringValue:
+    return raw.re_replace(r"[\s\-().]", "")
+
+
+def e164_of_stripped(s: ir.StringValue) -> ir.StringValue:
+    """E.164 digits of a number field without separators, or NULL (see ``e164_digits``)."""
+    return s.re_search(_CN_MOBILE_RE).ifelse(
+        CHINA_COUNTRY_CODE + s, s.re_extract(_E164_RE, 1).nullif("")
+    )
+
+
 def e164_digits(raw: ir.StringValue) -> ir.StringValue:
     """E.164 digits of a number field, or NULL; the SQL twin of pseudonym.normalise_msisdn."""
-    s = raw.re_replace(r"[\s\-().]", "")
-    s = ibis.cases(
-        (s.startswith("+"), s.substr(1)),
-        (s.startswith("00"), s.substr(2)),
-        (s.re_search(r"^1[3-9][0-9]{9}$"), CHINA_COUNTRY_CODE + s),
-        else_=s,
-    )
-    valid = s.re_search(r"^[1-9][0-9]{7,14}$") & (
-        ~s.startswith(CHINA_COUNTRY_CODE) | s.re_search(r"^861[3-9][0-9]{9}$")
-    )
-    return valid.ifelse(s, ibis.null(dt.string))
+    return e164_of_stripped(strip_separators(raw))
+
+
+_ISO8601_WITH_OFFSET_RE = r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)$"
 
 
 def iso8601_epoch_s(raw: ir.StringValue) -> ir.IntegerValue:
     """Seconds since the epoch of an ISO 8601 time WITH offset; NULL without one or if invalid."""
-    has_offset = raw.re_search(
-        r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)$"
-    )
     ts = raw.try_cast(dt.Timestamp(timezone="UTC"))
-    return has_offset.ifelse(ts.epoch_seconds(), ibis.null(dt.int64))
+    return raw.re_search(_ISO8601_WITH_OFFSET_RE).ifelse(ts.epoch_seconds(), ibis.null(dt.int64))
 
 
 def _decimal(raw: ir.StringValue) -> ir.IntegerValue:
@@ -60,8 +76,11 @@ def _cell(plmn: ir.StringValue, area: ir.IntegerValue, cell: ir.IntegerValue) ->
     )
 
 
-def _event(raw: ir.StringValue, mapping: dict[str, str]) -> ir.StringValue:
-    return raw.substitute(mapping, else_=ibis.null(dt.string))
+def _event(raw: ir.StringValue, mapping: dict[str, str]) -> ir.IntegerValue:
+    """Index into EVENT_TYPES of a layout's event name (a small integer is cheap to keep)."""
+    return raw.substitute(
+        {k: EVENT_TYPES.index(v) for k, v in mapping.items()}, else_=ibis.null(dt.int8)
+    )
 
 
 @dataclass(frozen=True)
@@ -71,23 +90,25 @@ class FeedFormat:
     n_fields: int
     header: str | None  # the exact first line of a file, skipped when present
     carrier: str | None  # PLMN of the exporting carrier (None: from the cells file)
-    parse_fields: Callable[[ir.ArrayValue], dict[str, ir.Value]]
+    # fields table (f0 … f{n_fields-1}, NULL where a line is short) → with the parsed columns
+    parse_fields: Callable[[ir.Table], ir.Table]
 
     def parse(self, lines: ir.Table) -> ir.Table:
-        """lines(file, line_no, line) → parsed columns (see module doc)."""
-        f = lines.line.split(self.delimiter)
-        n = f.length()
-        fields_ok = n == self.n_fields
-        parsed = self.parse_fields(f)
+        """lines(file_id, line_no, line) → lines + parsed columns (see module doc).
+
+        Parsed values are meaningless when ``fields_ok`` is false; classification checks it first.
+        """
+        split = _stage(lines.mutate(_f=lines.line.split(self.delimiter)))
+        fields = _stage(
+            split.mutate(
+                fields_ok=split._f.length() == self.n_fields,
+                **{f"f{i}": split._f[i] for i in range(self.n_fields)},
+            ).drop("_f")
+        )
         # The number field is kept even on a wrong field count: quarantine needs it for masking.
-        return lines.mutate(
-            fields_ok=fields_ok,
-            field=f[0],
-            **{
-                k: fields_ok.ifelse(v, ibis.null(v.type()))
-                for k, v in parsed.items()
-                if k != "field"
-            },
+        parsed = self.parse_fields(fields)
+        return parsed.select(
+            *lines.columns, "fields_ok", "e164", "ts_utc_s", "cell_id", "event_type_id", field="f0"
         )
 
 
@@ -95,21 +116,17 @@ class FeedFormat:
 _A_EVENTS = {str(i + 1): e for i, e in enumerate(EVENT_TYPES)}
 
 
-def _parse_a(f: ir.ArrayValue) -> dict[str, ir.Value]:
-    national = f[0]
-    local = try_strptime(f[1], "%Y%m%d%H%M%S")
-    plmn = (f[5] == "").ifelse("46000", f[5])
-    return {
-        "field": national,
-        "e164": national.re_search(r"^1[3-9][0-9]{9}$").ifelse(
-            CHINA_COUNTRY_CODE + national, ibis.null(dt.string)
+def _parse_a(f: ir.Table) -> ir.Table:
+    local = try_strptime(f.f1, "%Y%m%d%H%M%S")
+    plmn = (f.f5 == "").ifelse("46000", f.f5)
+    return f.mutate(
+        e164=f.f0.re_search(_CN_MOBILE_RE).ifelse(CHINA_COUNTRY_CODE + f.f0, ibis.null(dt.string)),
+        ts_utc_s=f.f1.re_search(r"^[0-9]{14}$").ifelse(
+            local.epoch_seconds() - LOCAL_UTC_OFFSET_S, ibis.null(dt.int64)
         ),
-        "ts_utc_s": f[1]
-        .re_search(r"^[0-9]{14}$")
-        .ifelse(local.epoch_seconds() - LOCAL_UTC_OFFSET_S, ibis.null(dt.int64)),
-        "cell_id": _cell(plmn, _decimal(f[2]), _decimal(f[3])),
-        "event_type": _event(f[4], _A_EVENTS),
-    }
+        cell_id=_cell(plmn, _decimal(f.f2), _decimal(f.f3)),
+        event_type_id=_event(f.f4, _A_EVENTS),
+    )
 
 
 # carrier-b: 46001, CSV with header, epoch milliseconds (UTC), 28-bit ECI, upper-case event names
@@ -127,46 +144,51 @@ _B_EVENTS = {
 _ECI_CELLS = 256  # E-UTRAN cell identity = eNB id (20 bits) · 256 + cell (8 bits), 3GPP TS 36.413
 
 
-def _parse_b(f: ir.ArrayValue) -> dict[str, ir.Value]:
-    ms = f[1].re_search(r"^[0-9]{10,14}$").ifelse(f[1].try_cast(dt.int64), ibis.null(dt.int64))
-    eci = _decimal(f[2])
-    plmn = (f[4] == "").ifelse("46001", f[4])
-    return {
-        "field": f[0],
-        "e164": e164_digits("+" + f[0]),
-        "ts_utc_s": ms // 1000,
-        "cell_id": _cell(plmn, eci // _ECI_CELLS, eci % _ECI_CELLS),
-        "event_type": _event(f[3], _B_EVENTS),
-    }
+def _parse_b(f: ir.Table) -> ir.Table:
+    f = _stage(
+        f.mutate(
+            _number=strip_separators("+" + f.f0),
+            _ms=f.f1.re_search(r"^[0-9]{10,14}$").ifelse(
+                f.f1.try_cast(dt.int64), ibis.null(dt.int64)
+            ),
+            _eci=_decimal(f.f2),
+        )
+    )
+    plmn = (f.f4 == "").ifelse("46001", f.f4)
+    return f.mutate(
+        e164=e164_of_stripped(f._number),
+        ts_utc_s=f._ms // 1000,
+        cell_id=_cell(plmn, f._eci // _ECI_CELLS, f._eci % _ECI_CELLS),
+        event_type_id=_event(f.f3, _B_EVENTS),
+    )
 
 
 # carrier-c: 46011, TSV with header, ISO 8601 with offset, ECGI "MCC-MNC-AREA-CELL"
-def _parse_c(f: ir.ArrayValue) -> dict[str, ir.Value]:
-    ecgi = f[2].split("-")
+def _parse_c(f: ir.Table) -> ir.Table:
+    f = _stage(f.mutate(_number=strip_separators(f.f0), _ecgi=f.f2.split("-")))
+    ecgi = f._ecgi
     ok = (
         (ecgi.length() == 4) & ecgi[0].re_search(r"^[0-9]{3}$") & ecgi[1].re_search(r"^[0-9]{2,3}$")
     )
     cell = _cell(ecgi[0] + ecgi[1], _decimal(ecgi[2]), _decimal(ecgi[3]))
-    return {
-        "field": f[0],
-        "e164": f[0].startswith("+").ifelse(e164_digits(f[0]), ibis.null(dt.string)),
-        "ts_utc_s": iso8601_epoch_s(f[1]),
-        "cell_id": ok.ifelse(cell, ibis.null(dt.string)),
-        "event_type": _event(f[3], {e: e for e in EVENT_TYPES}),
-    }
-
-
-def _parse_canonical(f: ir.ArrayValue) -> dict[str, ir.Value]:
-    cell = (
-        f[2].re_search(r"^[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}$").ifelse(f[2], ibis.null(dt.string))
+    return f.mutate(
+        e164=f.f0.startswith("+").ifelse(e164_of_stripped(f._number), ibis.null(dt.string)),
+        ts_utc_s=iso8601_epoch_s(f.f1),
+        cell_id=ok.ifelse(cell, ibis.null(dt.string)),
+        event_type_id=_event(f.f3, {e: e for e in EVENT_TYPES}),
     )
-    return {
-        "field": f[0],
-        "e164": e164_digits(f[0].startswith("+").ifelse(f[0], "+" + f[0])),
-        "ts_utc_s": iso8601_epoch_s(f[1]),
-        "cell_id": cell,
-        "event_type": _event(f[3], {e: e for e in EVENT_TYPES}),
-    }
+
+
+def _parse_canonical(f: ir.Table) -> ir.Table:
+    f = _stage(f.mutate(_number=strip_separators(f.f0.startswith("+").ifelse(f.f0, "+" + f.f0))))
+    return f.mutate(
+        e164=e164_of_stripped(f._number),
+        ts_utc_s=iso8601_epoch_s(f.f1),
+        cell_id=f.f2.re_search(r"^[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}$").ifelse(
+            f.f2, ibis.null(dt.string)
+        ),
+        event_type_id=_event(f.f3, {e: e for e in EVENT_TYPES}),
+    )
 
 
 FORMATS: dict[str, FeedFormat] = {

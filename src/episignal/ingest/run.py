@@ -10,7 +10,6 @@ nothing.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,10 +26,11 @@ from episignal.ingest.cells import CellsReport, ingest_cells
 from episignal.ingest.events import (
     CLOCK_SKEW_TOLERANCE_S,
     EARLIEST_EVENT_UTC_S,
+    EVENT_TYPES,
     LOCAL_UTC_OFFSET_S,
     Reason,
 )
-from episignal.ingest.formats import FORMATS, FeedFormat
+from episignal.ingest.formats import FORMATS, FeedFormat, _stage
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 from episignal.privacy.pseudonym import load_key, pseudonymise
@@ -97,41 +97,44 @@ class IngestReport:
         return json.dumps(d, ensure_ascii=False)
 
 
-def _read_lines(con: ibis.BaseBackend, fmt: FeedFormat, paths: Sequence[Path]) -> ir.Table:
+def _read_lines(con: ibis.BaseBackend, fmt: FeedFormat, path: Path, file_id: int) -> ir.Table:
+    """lines(file_id, line_no, line) of one text file, header and empty lines left out."""
     t = con.read_csv(
-        [str(p) for p in paths],
+        str(path),
         columns={"line": "VARCHAR"},
         delim=_WHOLE_LINE_DELIMITER,
         quote="",
         escape="",
         header=False,
-        filename=True,
         auto_detect=False,
     )
-    t = t.mutate(line=t.line.re_replace(r"\r$", ""))  # tolerate CRLF exports
-    # The reader keeps file order (preserve_insertion_order), so this is the line number.
-    t = t.mutate(line_no=ibis.row_number().over(group_by=t.filename) + 1).rename(file="filename")
+    # tolerate CRLF exports; a suffix test is cheaper than a regex on every line
+    line = t.line.endswith("\r").ifelse(t.line.substr(0, t.line.length() - 1), t.line)
+    # One file per read: the reader keeps file order (preserve_insertion_order), so a row number
+    # over the whole read is the line number, and DuckDB computes it streaming, without a sort.
+    t = t.select(
+        file_id=ibis.literal(file_id, dt.int32), line_no=ibis.row_number().over() + 1, line=line
+    )
     if fmt.header is not None:
         t = t.filter(~((t.line_no == 1) & (t.line == fmt.header)))
     return t.filter(t.line != "")
 
 
-def _read_parquet_events(con: ibis.BaseBackend, paths: Sequence[Path]) -> ir.Table:
+def _read_parquet_lines(con: ibis.BaseBackend, path: Path, file_id: int) -> ir.Table:
     """Canonical Parquet, validated by the same parser as the CSV: each row is rendered as a line.
 
     A timestamp column is taken as UTC (rendered with "Z"); a text column must carry its offset.
     """
-    t = con.read_parquet([str(p) for p in paths], filename=True)
+    t = con.read_parquet(str(path))
     ts = t.ts.strftime("%Y-%m-%dT%H:%M:%SZ") if t.ts.type().is_timestamp() else t.ts.cast(dt.string)
     line = ibis.literal(",").join(
         [t[c].cast(dt.string).fill_null("") for c in ("msisdn",)]
         + [ts.fill_null("")]
         + [t[c].cast(dt.string).fill_null("") for c in ("cell_id", "event_type")]
     )
-    lines = t.select(
-        file="filename", line_no=ibis.row_number().over(group_by=t.filename) + 1, line=line
+    return t.select(
+        file_id=ibis.literal(file_id, dt.int32), line_no=ibis.row_number().over() + 1, line=line
     )
-    return FORMATS["canonical"].parse(lines)
 
 
 def _mask_field(field_: ir.StringValue) -> ir.StringValue:
@@ -141,7 +144,12 @@ def _mask_field(field_: ir.StringValue) -> ir.StringValue:
 
 
 def _classify(parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
-    joined = parsed.left_join(cells, parsed.cell_id == cells.cell_id).drop("cell_id_right")
+    """Parsed rows → file_id, line_no, reason, line, field, e164, ts_utc_s, cell_idx, event_type_id.
+
+    Only narrow typed columns are kept for every row: ``line`` and ``field`` (needed to write the
+    masked quarantine) only where the row is quarantined, the cell as its index in ``cells``.
+    """
+    joined = parsed.left_join(cells, parsed.cell_id == cells.cell_id)
     reason = ibis.cases(
         (~joined.fields_ok, Reason.FIELD_COUNT.value),
         (joined.e164.isnull(), Reason.BAD_NUMBER.value),
@@ -150,22 +158,48 @@ def _classify(parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
             Reason.BAD_TIME.value,
         ),
         (joined.cell_id.isnull(), Reason.BAD_CELL_ID.value),
-        (joined.event_type.isnull(), Reason.BAD_EVENT_TYPE.value),
-        (joined.cell_carrier.isnull(), Reason.UNKNOWN_CELL.value),
+        (joined.event_type_id.isnull(), Reason.BAD_EVENT_TYPE.value),
+        (joined.cell_idx.isnull(), Reason.UNKNOWN_CELL.value),
         (joined.ts_utc_s > now_utc_s + CLOCK_SKEW_TOLERANCE_S, Reason.FUTURE_TIME.value),
         else_=ibis.null(dt.string),
     )
-    return joined.mutate(reason=reason)
+    t = _stage(joined.mutate(reason=reason))
+    bad = t.reason.notnull()
+    return t.select(
+        "file_id",
+        "line_no",
+        "reason",
+        line=bad.ifelse(t.line, ibis.null(dt.string)),
+        field=bad.ifelse(t.field, ibis.null(dt.string)),
+        # E.164 has at most 15 digits and no leading zero: an integer is exact and cheaper to keep
+        e164=t.e164.cast(dt.int64),
+        ts_utc_s="ts_utc_s",
+        cell_idx="cell_idx",
+        event_type_id="event_type_id",
+    )
 
 
 def _pseudonym_table(con: ibis.BaseBackend, accepted: ir.Table, key: bytes) -> ir.Table:
     """Distinct numbers → pseudonyms, hashed in Python once per number (not per row)."""
     numbers = con.to_pyarrow(accepted.select("e164").distinct())["e164"].to_pylist()
     table = pa.table(
-        {"e164": numbers, "subscriber": [pseudonymise(n, key) for n in numbers]},
-        schema=pa.schema([("e164", pa.string()), ("subscriber", pa.string())]),
+        {"e164": numbers, "subscriber": [pseudonymise(str(n), key) for n in numbers]},
+        schema=pa.schema([("e164", pa.int64()), ("subscriber", pa.string())]),
     )
     return con.create_table(f"pseudonyms_{uuid.uuid4().hex[:8]}", ibis.memtable(table), temp=True)
+
+
+def _named(rows: ir.Table, pseudonyms: ir.Table, cells: ir.Table) -> ir.Table:
+    """Integer-keyed events → the stored columns (pseudonym, cell id and event type as text)."""
+    joined = rows.join(pseudonyms, "e164").join(cells, "cell_idx")
+    return joined.select(
+        "subscriber",
+        "ts_utc_s",
+        "cell_id",
+        event_type=joined.event_type_id.substitute(
+            dict(enumerate(EVENT_TYPES)), else_=ibis.null(dt.string)
+        ),
+    )
 
 
 def ingest_files(
@@ -182,12 +216,13 @@ def ingest_files(
     if fmt_name not in FORMATS:
         raise IngestError(f"unknown format {fmt_name!r}; choose one of {', '.join(FORMATS)}")
     fmt = FORMATS[fmt_name]
-    # DuckDB reports each row's file by the path it was given: absolute paths make the per-file
-    # accounting independent of how the caller spelled them.
+    # Per-file accounting is keyed by absolute path, however the caller spelled it.
     paths = [Path(p).resolve() for p in paths]
     for p in paths:
         if not p.is_file():
             raise IngestError(f"no such file: {p}")
+    if any(p.suffix == ".parquet" for p in paths) and fmt_name != "canonical":
+        raise IngestError("Parquet input is only defined for --format canonical")
     layout = Layout(data_dir).ensure()
     registry = VersionedDataset(layout.cells)
     cells_report = None
@@ -198,107 +233,137 @@ def ingest_files(
         raise IngestError("no cell registry yet: pass --cells CELLS with the first ingest")
     now = int(time.time()) if now_utc_s is None else now_utc_s
     batch = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    tag = batch[-6:]
 
     con = duckdb_connection()
-    cells = con.read_parquet([str(f) for f in registry.files()]).select(
-        "cell_id", cell_carrier="carrier"
+    # The CSV reader estimates a few dozen rows, so DuckDB would build the cell join's hash table
+    # on the feed and probe it with the registry, which blocks streaming; the side we write on the
+    # right (the registry, the pseudonyms, the stored rows) is the one to build.
+    con.raw_sql("SET disabled_optimizers = 'build_side_probe_side'")
+    registry_cells = con.read_parquet([str(f) for f in registry.files()])
+    cells = con.create_table(
+        f"cells_{tag}",
+        registry_cells.select(
+            "cell_id",
+            cell_carrier="carrier",
+            cell_idx=(ibis.row_number().over()).cast(dt.int32),
+        ),
+        temp=True,
     )
+
+    # ---- parse and classify, one streaming pass per file into one narrow table ---------------
     progress("parse")
-    parquet_inputs = [p for p in paths if p.suffix == ".parquet"]
-    text_inputs = [p for p in paths if p.suffix != ".parquet"]
-    if parquet_inputs and fmt_name != "canonical":
-        raise IngestError("Parquet input is only defined for --format canonical")
-    parts = []
-    if text_inputs:
-        parts.append(fmt.parse(_read_lines(con, fmt, text_inputs)))
-    if parquet_inputs:
-        parts.append(_read_parquet_events(con, parquet_inputs))
-    parsed = parts[0] if len(parts) == 1 else ibis.union(*parts)
-    classified = con.create_table(
-        f"classified_{batch[-6:]}", _classify(parsed, cells, now), temp=True
-    )
+    # Of exact duplicates in different files, the one in the first file (by path) is accepted.
+    file_ids = {name: i for i, name in enumerate(sorted({str(p) for p in paths}))}
+    classified_name = f"classified_{tag}"
+    for n, p in enumerate(paths):
+        file_id = file_ids[str(p)]
+        if p.suffix == ".parquet":
+            parsed = FORMATS["canonical"].parse(_read_parquet_lines(con, p, file_id))
+        else:
+            parsed = fmt.parse(_read_lines(con, fmt, p, file_id))
+        rows = _classify(parsed, cells, now)
+        if n == 0:
+            classified = con.create_table(classified_name, rows, temp=True)
+        else:
+            con.insert(classified_name, rows)
 
-    accepted = classified.filter(classified.reason.isnull())
-    pseudonyms = _pseudonym_table(con, accepted, load_key(data_dir))
-    carrier_col = (
-        ibis.literal(carrier or fmt.carrier) if (carrier or fmt.carrier) else accepted.cell_carrier
-    )
-    local_day = ((accepted.ts_utc_s + LOCAL_UTC_OFFSET_S) // 86400 * 86400).as_timestamp("s")
-    new_rows = (
-        accepted.mutate(carrier=carrier_col, local_date=local_day.date().cast(dt.string))
-        .join(pseudonyms, "e164")
-        .select("file", "line_no", *EVENT_COLUMNS, "carrier", "local_date")
-    )
-    new_rows = con.create_table(f"new_{batch[-6:]}", new_rows, temp=True)
+    reports: dict[str, FileReport] = {str(p): FileReport(str(p)) for p in paths}
+    by_id = {i: reports[name] for name, i in file_ids.items()}
+    valid_rows: dict[int, int] = {}
+    for row in con.to_pyarrow(
+        classified.group_by(["file_id", "reason"]).aggregate(n=ibis._.count())
+    ).to_pylist():
+        report = by_id[row["file_id"]]
+        report.rows_read += row["n"]
+        if row["reason"] is None:
+            valid_rows[row["file_id"]] = row["n"]
+        else:
+            report.quarantined[row["reason"]] = row["n"]
 
+    # ---- deduplicate: one row per event, the first occurrence's file credited -----------------
+    progress("deduplicate")
+    valid = classified.filter(classified.reason.isnull())
+    pseudonyms = _pseudonym_table(con, valid, load_key(data_dir))
+    # A hash aggregate on integer keys instead of a window sort; the partition columns are
+    # functions of the key (time → local date, cell → carrier), so they do not split groups.
+    unique = valid.group_by(["e164", "ts_utc_s", "cell_idx", "event_type_id"]).aggregate(
+        first_file=valid.file_id.min()
+    )
+    unique = unique.join(cells, "cell_idx")
+    carrier_code = carrier or fmt.carrier
+    local_day = ((unique.ts_utc_s + LOCAL_UTC_OFFSET_S) // 86400 * 86400).as_timestamp("s")
+    fresh = con.create_table(
+        f"fresh_{tag}",
+        unique.select(
+            "e164",
+            "ts_utc_s",
+            "cell_idx",
+            "event_type_id",
+            "first_file",
+            carrier=ibis.literal(carrier_code) if carrier_code else unique.cell_carrier,
+            local_date=local_day.date().cast(dt.string),
+        ),
+        temp=True,
+    )
+    affected = con.to_pyarrow(fresh.select("local_date", "carrier").distinct()).to_pylist()
+    affected_keys = sorted({(r["local_date"], r["carrier"]) for r in affected})
     events = VersionedDataset(layout.events)
-    affected = con.to_pyarrow(new_rows.select("local_date", "carrier").distinct()).to_pylist()
-    affected_keys = {(r["local_date"], r["carrier"]) for r in affected}
     existing_files = events.files_of(
         [(("local_date", d), ("carrier", c)) for d, c in affected_keys]
     )
-    progress("deduplicate")
-    combined = new_rows.mutate(prio=1)
     if existing_files:
-        old = con.read_parquet(
-            [str(f) for f in existing_files], hive_partitioning=True, hive_types_autocast=False
-        ).select(*EVENT_COLUMNS, "carrier", "local_date")
-        old = old.mutate(
-            file=ibis.literal(""), line_no=ibis.literal(0, dt.int64), prio=ibis.literal(0)
+        # An event already stored (in any partition this batch touches) is a duplicate.
+        old = con.read_parquet([str(f) for f in existing_files]).select(*EVENT_COLUMNS)
+        named = _stage(fresh.join(pseudonyms, "e164").join(cells, "cell_idx"))
+        named = named.mutate(
+            event_type=named.event_type_id.substitute(
+                dict(enumerate(EVENT_TYPES)), else_=ibis.null(dt.string)
+            )
         )
-        combined = ibis.union(old.select(*combined.columns), combined)
-    rank = ibis.row_number().over(
-        group_by=[combined[c] for c in EVENT_COLUMNS],
-        order_by=[combined.prio, combined.file, combined.line_no],
-    )
-    ranked = con.create_table(f"ranked_{batch[-6:]}", combined.mutate(rank=rank), temp=True)
-
-    # ---- accounting per file -----------------------------------------------------------------
-    reports: dict[str, FileReport] = {str(p): FileReport(str(p)) for p in paths}
-    for row in con.to_pyarrow(classified.group_by("file").aggregate(n=ibis._.count())).to_pylist():
-        reports[row["file"]].rows_read = row["n"]
-    for row in con.to_pyarrow(
-        classified.filter(classified.reason.notnull())
-        .group_by(["file", "reason"])
-        .aggregate(n=ibis._.count())
-    ).to_pylist():
-        reports[row["file"]].quarantined[row["reason"]] = row["n"]
-    new_ranked = ranked.filter(ranked.prio == 1)
-    for row in con.to_pyarrow(
-        new_ranked.group_by("file").aggregate(
-            accepted=(ibis._.rank == 0).sum(), duplicates=(ibis._.rank > 0).sum()
+        fresh = con.create_table(
+            f"fresh_new_{tag}",
+            named.anti_join(old, list(EVENT_COLUMNS)).select(*fresh.columns),
+            temp=True,
         )
-    ).to_pylist():
-        reports[row["file"]].accepted = int(row["accepted"])
-        reports[row["file"]].duplicates = int(row["duplicates"])
+    for row in con.to_pyarrow(fresh.group_by("first_file").aggregate(n=ibis._.count())).to_pylist():
+        by_id[row["first_file"]].accepted = row["n"]
+    for file_id, n in valid_rows.items():
+        by_id[file_id].duplicates = n - by_id[file_id].accepted
 
     # ---- write events and quarantine atomically, each ------------------------------------------
     progress("write")
-    # ibis row_number() counts from 0: rank 0 is the row kept (existing data first, then file order)
-    keep = ranked.filter(ranked.rank == 0).order_by(
-        ["local_date", "carrier", "subscriber", "ts_utc_s"]
-    )
     with events.change() as staging:
-        scratch = staging.path / ".new"
-        if affected_keys:
-            con.to_parquet(
-                keep.select(*EVENT_COLUMNS, "local_date", "carrier"),
-                scratch,
-                partition_by=("local_date", "carrier"),
+        for local_date, carrier_of_part in affected_keys:
+            part = (("local_date", local_date), ("carrier", carrier_of_part))
+            old_files = events.files_of([part])
+            rows = _named(
+                fresh.filter((fresh.local_date == local_date) & (fresh.carrier == carrier_of_part)),
+                pseudonyms,
+                cells,
             )
-        for local_date, carrier_code in sorted(affected_keys):
-            part = (("local_date", local_date), ("carrier", carrier_code))
-            target = staging.partition_dir(part)
-            src = scratch / f"local_date={local_date}" / f"carrier={carrier_code}"
-            for i, f in enumerate(sorted(src.glob("*.parquet"))):
-                f.rename(target / f"part-{i:04d}.parquet")
-        if scratch.exists():
-            shutil.rmtree(scratch)
+            if old_files:
+                old = con.read_parquet([str(f) for f in old_files]).select(*EVENT_COLUMNS)
+                rows = ibis.union(old, rows.select(*old.columns))
+            # One partition at a time: each sort is small, memory stays bounded by the largest
+            # partition rather than the batch.
+            con.to_parquet(
+                rows.order_by(["subscriber", "ts_utc_s"]),
+                staging.partition_dir(part) / "part-0000.parquet",
+            )
 
-    quarantined = classified.filter(classified.reason.notnull())
     n_quarantined = sum(r.quarantined_total for r in reports.values())
     if n_quarantined:
-        quarantine = VersionedDataset(layout.quarantine)
+        quarantined = classified.filter(classified.reason.notnull())
+        names = ibis.memtable(
+            pa.table(
+                {
+                    "file_id": pa.array(list(file_ids.values()), pa.int32()),
+                    "file": list(file_ids),
+                }
+            )
+        )
+        quarantined = quarantined.join(names, "file_id").order_by(["file_id", "line_no"])
         masked = quarantined.select(
             "file",
             "line_no",
@@ -308,6 +373,7 @@ def ingest_files(
             ),
             batch=ibis.literal(batch),
         )
+        quarantine = VersionedDataset(layout.quarantine)
         with quarantine.change() as staging:
             out = staging.partition_dir((("batch", batch),)) / "rows.parquet"
             con.to_parquet(masked, out)
