@@ -79,6 +79,6 @@ def test_demo_offers_numbers_that_have_a_card_and_one_without(pipeline_data: Pat
     publish_day(pipeline_data, event_days(pipeline_data)[-1], settings=settings)
     offered = demo_numbers(pipeline_data, settings)
     assert len(offered) >= 2
-    with_places = [places for _, places in offered if "无行程数据" not in places]
-    assert with_places and all(places for places in with_places)
-    assert all(number.lstrip("+").isdigit() for number, _ in offered)
+    with_places = [(places, code) for _, places, code in offered if code is not None]
+    assert with_places and all(places and code for places, code in with_places)
+    assert all(number.lstrip("+").isdigit() for number, _, _ in offered)

@@ -53,21 +53,30 @@ def demo_numbers(
     try:
         with store.read() as conn:
             rows = conn.execute(
-                select(ip.c.subscriber, ip.c.place_name)
+                select(ip.c.subscriber, ip.c.place_name, ip.c.place_code)
                 .join(st, (st.c.id == 1) & (ip.c.publication_id == st.c.publication_id))
                 .where(ip.c.subscriber.in_(list(by_pseudonym)[:5000]))
             ).all()
     finally:
         store.dispose()
-    places: dict[str, list[str]] = {}
-    for sub, name in rows:
-        places.setdefault(sub, []).append(name)
+    places: dict[str, list[tuple[str, str]]] = {}
+    for sub, name, code in rows:
+        places.setdefault(sub, []).append((name, code))
     ranked = sorted(places.items(), key=lambda kv: -len(kv[1]))
-    picked = [(by_pseudonym[s], "，".join(p)) for s, p in ranked[: n - 1]]
+    picked: list[tuple[str, str, str | None]] = [
+        (_as_typed(by_pseudonym[s]), "，".join(name for name, _ in p), p[0][1])
+        for s, p in ranked[: n - 1]
+    ]
     without = next((m for s, m in by_pseudonym.items() if s not in places), None)
     if without:
-        picked.append((without, "（无行程数据 / no itinerary）"))
+        picked.append((_as_typed(without), "（无行程数据 / no itinerary）", None))
     return picked
+
+
+def _as_typed(e164: str) -> str:
+    """A Chinese number as people type it (national, 11 digits); others in + form."""
+    digits = e164.lstrip("+")
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else "+" + digits
 
 
 def _echo_outbox(path: Path, stop: threading.Event) -> None:
@@ -112,17 +121,23 @@ def serve_demo(data_dir: Path, host: str = "127.0.0.1", port: int = 8000) -> Non
     table = Table(title="numbers to try (simulated subscribers)")
     table.add_column("number")
     table.add_column("published itinerary")
-    for number, places in demo_numbers(data_dir, settings):
+    offered = demo_numbers(data_dir, settings)
+    for number, places, _ in offered:
         table.add_row(number, places)
+    city = next((code for _, _, code in offered if code and code.isdigit()), "420100")
     console.print(table)
     console.print(f"card page      {base}/")
     console.print(f"verifier page  {base}/verify")
-    console.print(f"SMS outbox     {Layout(data_dir).sms_outbox} (codes are echoed below)")
     console.print(
-        "health authority token (scopes case, close-contact, risk-area):\n"
+        f"SMS outbox     {Layout(data_dir).sms_outbox} (codes are echoed below)", soft_wrap=True
+    )
+    console.print(
+        "health authority token (scopes case, close-contact, risk-area); e.g. declare a\n"
+        "high-risk area in the first number's first city (its card gets a marker at once):\n"
         f"  curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-        f'-d \'{{"code":"420106","level":"high","starts_at":"2020-01-01T00:00:00+08:00"}}\''
-        f" {base}/api/risk-areas"
+        f'-d \'{{"code":"{city}","level":"high","starts_at":"{day}T00:00:00+08:00"}}\''
+        f" {base}/api/risk-areas",
+        soft_wrap=True,  # a command to copy: never wrapped
     )
     stop = threading.Event()
     echo = threading.Thread(
