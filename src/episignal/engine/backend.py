@@ -27,6 +27,7 @@ def duckdb_connection(
     raw = con.con
     raw.execute(f"SET temp_directory='{tempfile.gettempdir()}/episignal-duckdb'")
     raw.execute("SET preserve_insertion_order=true")  # ingest numbers lines in file order
+    raw.execute("SET enable_progress_bar=false")  # our own progress bars speak for the steps
     if threads:
         raw.execute(f"SET threads={int(threads)}")
     limit = memory_limit or os.environ.get("EPISIGNAL_DUCKDB_MEMORY")

@@ -24,10 +24,13 @@ from episignal.engine.params import CleanParams, StayParams
 from episignal.engine.records import keyed_cells, records, subscriber_keys
 from episignal.engine.spans import SECONDS_PER_DAY, day_spans, local_midnight_utc_s
 from episignal.engine.stays import change_points, stays
+from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 
-ENGINE_VERSION = "5"  # bump when a change to the algorithm must recompute stored days
+ENGINE_VERSION = "6"  # bump when a change to the algorithm must recompute stored days
+# Subscriber ranks stay below this, and day · SID_SPAN + rank fits in an int64.
+SID_SPAN = 10**10
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -35,6 +38,7 @@ EPOCH = dt.date(1970, 1, 1)
 class ProcessParams:
     clean: CleanParams = field(default_factory=CleanParams)
     stay: StayParams = field(default_factory=StayParams)
+    days_per_query: int = 7  # days computed in one query (bounds its memory); results identical
 
 
 class NoEventsError(LookupError):
@@ -59,7 +63,15 @@ def _fingerprint(
     day: dt.date, inputs: list[str], cell_ids: list[str], params: ProcessParams
 ) -> str:
     payload = json.dumps(
-        [ENGINE_VERSION, day.isoformat(), sorted(inputs), cell_ids, asdict(params)], default=str
+        [
+            ENGINE_VERSION,
+            day.isoformat(),
+            sorted(inputs),
+            cell_ids,
+            asdict(params.clean),
+            asdict(params.stay),
+        ],
+        default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -103,18 +115,33 @@ def process_days(
     cell_table = materialise(con, keyed_cells(read_parquet(con, cells.files())))
     stays_ds, spans_ds = VersionedDataset(layout.stays), VersionedDataset(layout.spans)
     with stays_ds.change() as stays_stage, spans_ds.change() as spans_stage:
-        for day, _fp, needed in todo:
-            part = (("local_date", day.isoformat()),)
-            if not any(dict(p)["local_date"] == day.isoformat() for p in needed):
-                stays_stage.drop(part)  # no events that day: no output, not an empty one
-                spans_stage.drop(part)
-                on_day(day, True)
+        for i in range(0, len(todo), params.days_per_query):
+            batch = todo[i : i + params.days_per_query]
+            with_events = [
+                (day, needed)
+                for day, _fp, needed in batch
+                if any(dict(p)["local_date"] == day.isoformat() for p in needed)
+            ]
+            for day, _fp, _needed in batch:
+                if day not in {d for d, _ in with_events}:
+                    part = (("local_date", day.isoformat()),)
+                    stays_stage.drop(part)  # no events that day: no output, not an empty one
+                    spans_stage.drop(part)
+                    on_day(day, True)
+            if not with_events:
                 continue
-            events_t = read_parquet(con, events.files_of(needed))
-            stays_t, spans_t = day_outputs(con, events_t, cell_table, day, params)
-            write_parquet(con, stays_t, stays_stage.partition_dir(part))
-            write_parquet(con, spans_t, spans_stage.partition_dir(part))
-            on_day(day, True)
+            files = events.files_of({p for _, needed in with_events for p in needed})
+            stays_t, spans_t = days_outputs(
+                con, read_parquet(con, files), cell_table, [d for d, _ in with_events], params
+            )
+            stays_t, spans_t = materialise(con, stays_t), materialise(con, spans_t)
+            for day, _ in with_events:
+                part = (("local_date", day.isoformat()),)
+                n = epoch_day(day)
+                for table, stage in ((stays_t, stays_stage), (spans_t, spans_stage)):
+                    rows = table.filter(table.day == n).drop("day")
+                    write_parquet(con, rows, stage.partition_dir(part))
+                on_day(day, True)
     state.update({d.isoformat(): fp for d, fp, _ in todo})
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
@@ -122,35 +149,56 @@ def process_days(
     return [d for d, _, _ in todo]
 
 
-def day_outputs(
+def days_outputs(
     con: ibis.BaseBackend,
     events: ibis.Table,
     cells: ibis.Table,
-    day: dt.date,
+    days: list[dt.date],
     params: ProcessParams,
 ) -> tuple[ibis.Table, ibis.Table]:
-    """(stays, spans) of one local day, from events covering the day and its lookback.
+    """(stays, spans) of several local days, each with a ``day`` column (epoch day number).
 
+    Each day is computed as its own group — the day's events plus the ``lookback_hours`` before
+    it — so the result is exactly what one query per day would give, but the records are sorted
+    once and the fixed cost of a query is paid once. Group and subscriber share one integer key
+    (``sid = day · SID_SPAN + subscriber rank``), so every window below partitions on one integer.
     ``cells`` is the keyed registry (``records.keyed_cells``). One sort of the records finds where
     runs start and end; cleaning and everything after work on runs.
     """
-    start = local_midnight_utc_s(epoch_day(day))
-    end = start + SECONDS_PER_DAY
     lookback = int(params.stay.lookback_hours * 3600)
-    events = events.filter((events.ts_utc_s >= start - lookback) & (events.ts_utc_s < end))
+    numbers = sorted(epoch_day(d) for d in days)
+    lo = local_midnight_utc_s(numbers[0]) - lookback
+    hi = local_midnight_utc_s(numbers[-1]) + SECONDS_PER_DAY
+    events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
     subscribers = materialise(con, subscriber_keys(events))
     recs = records(events, cells, subscribers)
-    spans = day_spans(recs, start).join(subscribers, "sid").drop("sid")
+    own_day = (recs.ts_utc_s + LOCAL_UTC_OFFSET_S) // SECONDS_PER_DAY
+    own = recs.mutate(day=own_day)
+    # The last hours of a day are also the next day's lookback.
+    next_start = (own_day + 1) * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
+    lookback_rows = recs.filter(recs.ts_utc_s >= next_start - lookback).mutate(day=own_day + 1)
+    grouped = ibis.union(own, lookback_rows)
+    grouped = grouped.filter(grouped.day.isin(numbers))
+    grouped = grouped.mutate(sid=grouped.day * SID_SPAN + grouped.sid)
+    own = own.filter(own.day.isin(numbers))
+    spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid))
     bridge_s = int(params.stay.bridge_hours * 3600)
-    points = materialise(con, change_points(recs, bridge_s))
+    points = materialise(con, change_points(grouped.drop("day"), bridge_s))
     out = ibis.union(
         *[
             stays(points, cells, level, params.clean, params.stay).mutate(level=ibis.literal(level))
             for level in ("place", "county")
         ]
     )
-    out = out.filter(out.departure_utc_s >= start).join(subscribers, "sid")
+    out = out.mutate(day=out.sid // SID_SPAN, rank=out.sid % SID_SPAN)
+    out = out.filter(out.departure_utc_s >= out.day * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S)
+    keyed = subscribers.rename(rank="sid")
+    spans = spans.mutate(day=spans.sid // SID_SPAN, rank=spans.sid % SID_SPAN)
     return (
-        out.select("subscriber", "place", "arrival_utc_s", "departure_utc_s", "n_records", "level"),
-        spans.select("subscriber", "place", "first_utc_s", "last_utc_s", "n_records"),
+        out.join(keyed, "rank").select(
+            "day", "subscriber", "place", "arrival_utc_s", "departure_utc_s", "n_records", "level"
+        ),
+        spans.join(keyed, "rank").select(
+            "day", "subscriber", "place", "first_utc_s", "last_utc_s", "n_records"
+        ),
     )

@@ -9,13 +9,13 @@ from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 SECONDS_PER_DAY = 86_400
 
 
-def day_spans(recs: ir.Table, day_start_utc_s: int) -> ir.Table:
-    """Per subscriber key (sid) and place: earliest and latest record of the local day."""
-    day = recs.filter(
-        (recs.ts_utc_s >= day_start_utc_s) & (recs.ts_utc_s < day_start_utc_s + SECONDS_PER_DAY)
-    )
-    return day.group_by(["sid", "place"]).aggregate(
-        first_utc_s=day.ts_utc_s.min(), last_utc_s=day.ts_utc_s.max(), n_records=day.count()
+def day_spans(recs: ir.Table) -> ir.Table:
+    """Per key (``sid``: subscriber and local day) and place: earliest and latest record.
+
+    ``recs`` holds the records of the day(s) concerned only, without lookback.
+    """
+    return recs.group_by(["sid", "place"]).aggregate(
+        first_utc_s=recs.ts_utc_s.min(), last_utc_s=recs.ts_utc_s.max(), n_records=recs.count()
     )
 
 
