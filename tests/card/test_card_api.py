@@ -101,3 +101,26 @@ def test_card_token_expiry_follows_the_configured_minutes(env: Env) -> None:
     card = env.client.get("/api/card").json()
     expires = datetime.fromisoformat(card["qr_expires_at"])
     assert timedelta(minutes=4) < expires - datetime.now(UTC) <= timedelta(minutes=5)
+
+
+def test_republishing_the_same_rows_with_new_metadata_is_still_a_no_op(env: Env) -> None:
+    from datetime import date
+
+    from episignal.store.publish import load_itineraries
+
+    from .helpers import FIXTURE_ROWS, itinerary_table
+
+    table = itinerary_table(env.data_dir, FIXTURE_ROWS)
+    kwargs = {
+        "data_date": date(2020, 1, 20),
+        "window_days": 14,
+        "min_stay_hours": 4.0,
+        "policy_version": "2020.1",
+    }
+    first = load_itineraries(
+        env.store, table.replace_schema_metadata({"computed_at": "1"}), **kwargs
+    )
+    again = load_itineraries(
+        env.store, table.replace_schema_metadata({"computed_at": "2"}), **kwargs
+    )
+    assert again.unchanged and again.publication_id == first.publication_id

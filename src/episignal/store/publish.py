@@ -55,7 +55,8 @@ def _validate(table: pa.Table) -> pa.Table:
     missing = [c for c in ITINERARY_COLUMNS if c not in table.column_names]
     if missing:
         raise PublishError(f"itinerary table lacks columns {missing}")
-    table = table.select(list(ITINERARY_COLUMNS))
+    # Metadata (e.g. the engine's computed_at) is not content: re-publishing must be a no-op.
+    table = table.select(list(ITINERARY_COLUMNS)).replace_schema_metadata(None)
     for name in ("first_arrival", "last_departure"):
         col = table.column(name)
         if not pa.types.is_timestamp(col.type):
