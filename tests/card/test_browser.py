@@ -148,7 +148,7 @@ def test_stale_token_is_refused_on_the_verifier_page(browser: Any, site: Any) ->
     page.fill("#token-in", stale)
     page.click("button[type=submit]")
     page.wait_for_selector("#result.bad")
-    assert "无效" in page.inner_text("#verdict") and "expired" in page.inner_text("#verdict")
+    assert "无效" in page.inner_text("#verdict") and "已过期" in page.inner_text("#verdict")
     assert "1200" in page.inner_text("#age") or "120" in page.inner_text("#age")
     _shot(page, "05-verifier-stale")
 

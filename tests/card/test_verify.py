@@ -21,7 +21,7 @@ def _card(env: Env) -> dict:  # type: ignore[type-arg]
 def test_fresh_token_is_valid_and_shows_what_the_card_shows(env: Env) -> None:
     card = _card(env)
     r = env.client.post("/api/verify", json={"token": card["qr_token"]}).json()
-    assert r["valid"] is True and r["reason"] is None
+    assert r["valid"] is True and r["reason"] is None and r["reason_code"] is None
     assert 0 <= r["age_seconds"] < 30
     assert r["card"]["masked_msisdn"] == "138****8000" and r["card"]["colour"] == "green"
     assert [p["name"] for p in r["card"]["places"]] == ["湖北省武汉市", "北京市"]
@@ -36,6 +36,7 @@ def test_altered_token_is_refused_as_altered(env: Env) -> None:
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     r = env.client.post("/api/verify", json={"token": f"{header}.{forged}.{sig}"}).json()
     assert r["valid"] is False and "altered" in r["reason"] and r["card"] is None
+    assert r["reason_code"] == "altered"
 
 
 def test_stale_token_is_refused_with_its_age(env: Env) -> None:
@@ -55,6 +56,7 @@ def test_stale_token_is_refused_with_its_age(env: Env) -> None:
     }
     r = env.client.post("/api/verify", json={"token": services.signer.sign(claims)}).json()
     assert r["valid"] is False and r["reason"].startswith("expired")
+    assert r["reason_code"] == "expired"
     assert 1790 < r["age_seconds"] < 1900
 
 

@@ -25,7 +25,15 @@ from episignal.layout import Layout
 TOKEN_TYPE = "episignal-card+jwt"
 TOKEN_ALGORITHM = "EdDSA"  # RFC 8037
 MAX_TOKEN_CHARS = 4096  # a QR code (version 40, byte mode, level L) holds 2,953 bytes; be lenient
-TOKEN_CLOCK_SKEW_S = 30  # a verifier's clock may run a little ahead
+TOKEN_CLOCK_SKEW_S = 30
+REASON_CODES = (  # (code, a phrase of the English reason)
+    ("expired", "expired"),
+    ("altered", "altered"),
+    ("unknown_key", "unknown key"),
+    ("future", "future"),
+    ("too_long", "too long"),
+    ("not_a_card", "signed but not a card"),
+)  # a verifier's clock may run a little ahead
 
 
 def _b64(data: bytes) -> str:
@@ -80,6 +88,16 @@ class Verification:
     reason: str | None  # why it was refused, for the verifier to read
     age_seconds: float | None
     claims: dict[str, Any] | None
+
+    @property
+    def reason_code(self) -> str | None:
+        """Stable code of the refusal, for pages to word in their own language."""
+        if self.valid or self.reason is None:
+            return None
+        for code, marker in REASON_CODES:
+            if marker in self.reason:
+                return code
+        return "malformed"
 
 
 class CardSigner:

@@ -77,6 +77,12 @@ class VerifiedCard(BaseModel):
 class VerifyResult(BaseModel):
     valid: bool
     reason: str | None = Field(description="why the token was refused")
+    reason_code: (
+        Literal[
+            "expired", "altered", "unknown_key", "future", "too_long", "not_a_card", "malformed"
+        ]
+        | None
+    ) = Field(default=None, description="the refusal as a stable code")
     age_seconds: float | None = Field(description="how long ago the token was issued")
     card: VerifiedCard | None
 

@@ -58,6 +58,7 @@ async def verify(body: VerifyRequest, services: ServicesDep) -> VerifyResult:
     return VerifyResult(
         valid=result.valid,
         reason=result.reason,
+        reason_code=result.reason_code,  # type: ignore[arg-type]
         age_seconds=None if result.age_seconds is None else round(result.age_seconds, 1),
         card=card,
     )

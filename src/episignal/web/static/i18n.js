@@ -17,6 +17,9 @@ const I18N = {
     offline: "核验公钥公开于 /.well-known/episignal-card-key，可离线核验。",
     to_card: "查询本人行程卡", green: "绿色", yellow: "黄色", orange: "橙色", red: "红色",
     network: "网络异常，请稍后再试",
+    why_expired: "二维码已过期，请对方刷新行程卡", why_altered: "签名不符，内容已被篡改",
+    why_unknown_key: "非本服务签发", why_future: "签发时间异常", why_too_long: "不是行程卡二维码",
+    why_not_a_card: "不是行程卡二维码", why_malformed: "不是行程卡二维码",
   },
   en: {
     title: "Itinerary Card", subtitle: "Epidemic prevention is everyone's duty",
@@ -37,6 +40,11 @@ const I18N = {
     offline: "The verification key is published at /.well-known/episignal-card-key for offline checks.",
     to_card: "Look up my own card", green: "green", yellow: "yellow", orange: "orange", red: "red",
     network: "Network problem, please try again",
+    why_expired: "the QR code has expired; ask for a refreshed card",
+    why_altered: "signature does not match: the content was altered",
+    why_unknown_key: "not issued by this service", why_future: "issue time is in the future",
+    why_too_long: "not a card QR code", why_not_a_card: "not a card QR code",
+    why_malformed: "not a card QR code",
   },
 };
 let LANG = localStorage.getItem("episignal-lang") === "en" ? "en" : "zh";

@@ -7,7 +7,8 @@ function render() {
   if (!last) return;
   $("result").hidden = false;
   $("result").className = "result " + (last.valid ? "ok" : "bad");
-  $("verdict").textContent = last.valid ? t("valid") : t("invalid", { r: last.reason });
+  const why = last.reason_code ? t("why_" + last.reason_code) : last.reason;
+  $("verdict").textContent = last.valid ? t("valid") : t("invalid", { r: why });
   $("age").textContent = last.age_seconds === null ? "" : t("age", { s: Math.round(last.age_seconds) });
   $("vcard").hidden = !last.card;
   if (last.card) {
