@@ -28,6 +28,7 @@ CHINA_COUNTRY_CODE = "86"
 # folded into one pattern so that each row is matched once).
 _E164_RE = r"^(?:\+|00)?(861[3-9][0-9]{9}|(?:[1-79][0-9]|8[0-57-9])[0-9]{6,13})$"
 _CN_MOBILE_RE = r"^1[3-9][0-9]{9}$"  # national form of a Chinese mobile number
+_SEPARATORS_RE = r"[\s\-().]"  # what people put between digit groups
 
 
 @ibis.udf.scalar.builtin(signature=((dt.string, dt.string), dt.Timestamp()))
@@ -41,13 +42,20 @@ def _stage(t: ir.Table) -> ir.Table:
 
 
 def strip_separators(raw: ir.StringValue) -> ir.StringValue:
-    return raw.re_replace(r"[\s\-().]", "")
+    # Most fields have no separator: a match is about half the cost of a replace.
+    return raw.re_search(_SEPARATORS_RE).ifelse(raw.re_replace(_SEPARATORS_RE, ""), raw)
 
 
 def e164_of_stripped(s: ir.StringValue) -> ir.StringValue:
     """E.164 digits of a number field without separators, or NULL (see ``e164_digits``)."""
-    return s.re_search(_CN_MOBILE_RE).ifelse(
-        CHINA_COUNTRY_CODE + s, s.re_extract(_E164_RE, 1).nullif("")
+    # The pattern admits one reading of the prefix, so cutting it off is enough (no extraction).
+    digits = ibis.cases(
+        (s.startswith("+"), s.substr(1)), (s.startswith("00"), s.substr(2)), else_=s
+    )
+    return ibis.cases(
+        (s.re_search(_CN_MOBILE_RE), CHINA_COUNTRY_CODE + s),
+        (s.re_search(_E164_RE), digits),
+        else_=ibis.null(dt.string),
     )
 
 
