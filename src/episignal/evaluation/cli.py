@@ -71,6 +71,12 @@ def evaluate_cmd(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the metrics as JSON here.")
     ] = None,
+    exposure: Annotated[
+        bool,
+        typer.Option(
+            "--exposure", help="Also evaluate exposure notification on a simulated crowd."
+        ),
+    ] = False,
     data: DataDirOption = DEFAULT_DATA,
 ) -> None:
     """Precision and recall of listed places, per rule, overall and for the hard groups."""
@@ -93,3 +99,8 @@ def evaluate_cmd(
     console.print(render(report))
     if json_out is not None:
         json_out.write_text(json.dumps(report.as_json(), indent=2) + "\n")
+    if exposure:
+        from episignal.exposure.cli import evaluate as evaluate_exposure
+
+        console.rule("exposure notification vs the crowd's ground truth")
+        evaluate_exposure(data=data)
