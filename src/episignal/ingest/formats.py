@@ -8,7 +8,7 @@ docs/data-contracts.md.
 
 Speed matters here (every input row goes through this, ingest targets ≥ 1 M rows/s): a line is
 split once, each field becomes its own column, and a value used by several checks is computed in
-an earlier stage (``_stage``) instead of being inlined into every use.
+an earlier stage (``stage``) instead of being inlined into every use.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def try_strptime(s, fmt):  # DuckDB: NULL instead of an error
     ...
 
 
-def _stage(t: ir.Table) -> ir.Table:
+def stage(t: ir.Table) -> ir.Table:
     """A projection boundary: Ibis would otherwise inline each column into every use of it."""
     return t.view()
 
@@ -106,8 +106,8 @@ class FeedFormat:
 
         Parsed values are meaningless when ``fields_ok`` is false; classification checks it first.
         """
-        split = _stage(lines.mutate(_f=lines.line.split(self.delimiter)))
-        fields = _stage(
+        split = stage(lines.mutate(_f=lines.line.split(self.delimiter)))
+        fields = stage(
             split.mutate(
                 fields_ok=split._f.length() == self.n_fields,
                 **{f"f{i}": split._f[i] for i in range(self.n_fields)},
@@ -153,7 +153,7 @@ _ECI_CELLS = 256  # E-UTRAN cell identity = eNB id (20 bits) · 256 + cell (8 bi
 
 
 def _parse_b(f: ir.Table) -> ir.Table:
-    f = _stage(
+    f = stage(
         f.mutate(
             _number=strip_separators("+" + f.f0),
             _ms=f.f1.re_search(r"^[0-9]{10,14}$").ifelse(
@@ -173,7 +173,7 @@ def _parse_b(f: ir.Table) -> ir.Table:
 
 # carrier-c: 46011, TSV with header, ISO 8601 with offset, ECGI "MCC-MNC-AREA-CELL"
 def _parse_c(f: ir.Table) -> ir.Table:
-    f = _stage(f.mutate(_number=strip_separators(f.f0), _ecgi=f.f2.split("-")))
+    f = stage(f.mutate(_number=strip_separators(f.f0), _ecgi=f.f2.split("-")))
     ecgi = f._ecgi
     ok = (
         (ecgi.length() == 4) & ecgi[0].re_search(r"^[0-9]{3}$") & ecgi[1].re_search(r"^[0-9]{2,3}$")
@@ -188,7 +188,7 @@ def _parse_c(f: ir.Table) -> ir.Table:
 
 
 def _parse_canonical(f: ir.Table) -> ir.Table:
-    f = _stage(f.mutate(_number=strip_separators(f.f0.startswith("+").ifelse(f.f0, "+" + f.f0))))
+    f = stage(f.mutate(_number=strip_separators(f.f0.startswith("+").ifelse(f.f0, "+" + f.f0))))
     return f.mutate(
         e164=e164_of_stripped(f._number),
         ts_utc_s=iso8601_epoch_s(f.f1),

@@ -30,7 +30,7 @@ from episignal.ingest.events import (
     LOCAL_UTC_OFFSET_S,
     Reason,
 )
-from episignal.ingest.formats import FORMATS, FeedFormat, _stage
+from episignal.ingest.formats import FORMATS, FeedFormat, stage
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 from episignal.privacy.pseudonym import load_key, pseudonymise
@@ -163,7 +163,7 @@ def _classify(parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
         (joined.ts_utc_s > now_utc_s + CLOCK_SKEW_TOLERANCE_S, Reason.FUTURE_TIME.value),
         else_=ibis.null(dt.string),
     )
-    t = _stage(joined.mutate(reason=reason))
+    t = stage(joined.mutate(reason=reason))
     bad = t.reason.notnull()
     return t.select(
         "file_id",
@@ -225,6 +225,8 @@ def ingest_files(
     if fmt_name not in FORMATS:
         raise IngestError(f"unknown format {fmt_name!r}; choose one of {', '.join(FORMATS)}")
     fmt = FORMATS[fmt_name]
+    if not paths:
+        raise IngestError("no event files given")
     # Per-file accounting is keyed by absolute path, however the caller spelled it.
     paths = [Path(p).resolve() for p in paths]
     for p in paths:
@@ -324,7 +326,7 @@ def ingest_files(
     if existing_files:
         # An event already stored (in any partition this batch touches) is a duplicate.
         old = con.read_parquet([str(f) for f in existing_files]).select(*EVENT_COLUMNS)
-        named = _stage(fresh.join(pseudonyms, "e164").join(cells, "cell_idx"))
+        named = stage(fresh.join(pseudonyms, "e164").join(cells, "cell_idx"))
         named = named.mutate(
             event_type=named.event_type_id.substitute(
                 dict(enumerate(EVENT_TYPES)), else_=ibis.null(dt.string)
