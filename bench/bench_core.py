@@ -300,14 +300,23 @@ def _rate(n: int, seconds: float) -> str:
     return f"{n / seconds / 1e6:.2f} M/s"
 
 
+def _load_note(info: dict) -> str:
+    """Whether other work shared the machine: times on a busy 2-core machine are pessimistic."""
+    start, end = info.get("load_start"), info.get("load_end")
+    if start is None or end is None:
+        return "Load average during the run: not recorded."
+    busy = max(start, end) > (info["nproc"] or 1) / 2
+    verdict = "shared with other jobs, times are pessimistic" if busy else "otherwise idle"
+    return f"1-minute load average {start:.2f} at the start, {end:.2f} at the end ({verdict})."
+
+
 def render(results: list[dict], info: dict, command: str) -> str:
     lines = [
         SECTION,
         "",
         f"Command: `{command}` on {info['date']}.",
         f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory_gb']} GB RAM, "
-        f"Python {info['python']}, DuckDB {info['duckdb']}. The machine was shared with other "
-        "jobs during the run (load average above the core count), so times are pessimistic.",
+        f"Python {info['python']}, DuckDB {info['duckdb']}. {_load_note(info)}",
         "",
         "Feed: this benchmark's own generator (`bench/bench_core.py`, vectorised numpy → CSV): "
         f"{EVENTS_PER_SUBSCRIBER_DAY} events per subscriber-day over {DAYS} local days, home/work "
@@ -431,8 +440,10 @@ def main() -> None:
     command = "python bench/bench_core.py " + " ".join(sys.argv[1:])
     out.parent.mkdir(parents=True, exist_ok=True)
     info = machine()
+    info["load_start"] = os.getloadavg()[0]
     for n in args.sizes:
         results.append(bench_size(n, args.work, args.repeats, args.trackintel_max))
+        info["load_end"] = os.getloadavg()[0]
         saved = {"machine": info, "command": command, "results": results}
         out.write_text(json.dumps(saved, indent=1))
     text = render(results, info, command)
