@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import signal
 import subprocess
@@ -34,6 +33,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 
+from benchmarks_md import write_section
 from episignal.card.access import SessionCodec, load_session_key
 from episignal.config import Settings
 from episignal.privacy.pseudonym import Pseudonymiser
@@ -43,6 +43,7 @@ from episignal.store.pgcluster import create_database, free_port, postgres_clust
 from episignal.store.publish import load_itineraries
 
 ROOT = Path(__file__).resolve().parents[1]
+
 SECTION = "## Card service"
 CITIES = [
     ("420100", "湖北省武汉市"),
@@ -348,14 +349,6 @@ def section(results: list[dict], args: argparse.Namespace) -> str:  # type: igno
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--subscribers", type=int, default=1_000_000)
@@ -380,7 +373,7 @@ def main() -> None:
     text = section(results, args)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -40,7 +39,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from benchmarks_md import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
+
 SECTION = "## Core pipeline"
 EVENTS_PER_SUBSCRIBER_DAY = 40
 DAYS = 14
@@ -401,17 +403,6 @@ def targets(results: list[dict]) -> list[str]:
     ]
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        updated = pattern.sub(lambda _m: text + "\n", current)
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text + "\n"
-    path.write_text(updated)
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         {"_process": child_process, "_floor": child_floor, "_trackintel": child_trackintel}[
@@ -434,7 +425,7 @@ def main() -> None:
         text = render(saved["results"], saved["machine"], saved["command"])
         print(text)
         if not args.no_write:
-            write_section(text)
+            write_section(SECTION, text)
         return
     results = []
     command = "python bench/bench_core.py " + " ".join(sys.argv[1:])
@@ -449,7 +440,7 @@ def main() -> None:
     text = render(results, info, command)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ import argparse
 import base64
 import os
 import platform
-import re
 import secrets
 import socket
 import statistics
@@ -22,6 +21,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from benchmarks_md import write_section
 from episignal.exposure import crypto
 from episignal.exposure.keys import ReportType, TemporaryExposureKey
 from episignal.exposure.keyserver.app import create_keyserver_app
@@ -32,6 +32,7 @@ from episignal.exposure.settings import ExposureSettings, PhoneSettings
 from episignal.exposure.verification import VerificationService, tek_hmac
 
 ROOT = Path(__file__).resolve().parents[1]
+
 SECTION = "## Exposure notification"
 NOW = time.time()
 
@@ -155,14 +156,6 @@ def bench_export(n_keys: int, rounds: int) -> dict:
     }
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
@@ -201,7 +194,7 @@ Matching derives each key's 144 RPIs with one HKDF and one AES-ECB call, then co
 prefixes against a 16 M-entry filter in numpy before confirming full 16-byte matches.
 """
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
     print(text)
 
 
