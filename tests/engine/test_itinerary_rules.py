@@ -111,6 +111,25 @@ def test_border_resident_whose_phone_camps_on_the_neighbours_cells_stays_home(da
     assert places(data, "dwell", day=2) == {WUHAN}
 
 
+def test_working_in_the_neighbours_border_zone_is_a_visit(data: Path) -> None:
+    # Lives in central 武汉, works just inside 孝感: at work the phone is mostly on 孝感's border
+    # cell and now and then on 武汉's; the anchor (home) says 武汉, the records say 孝感.
+    work = []
+    for hour in range(9, 18):
+        work += every(at(0, f"{hour:02d}:00"), at(0, f"{hour:02d}:40"), "46000-2-1", minutes=10)
+        work += [(at(0, f"{hour:02d}:50"), "46000-1-2")]
+    ingest(
+        data,
+        {
+            NUMBER: every(at(0, "00:00"), at(0, "08:00"), "46000-1-1")
+            + every(at(0, "08:20"), at(0, "08:50"), "46000-1-2", minutes=10)
+            + work
+            + every(at(0, "18:20"), at(0, "23:50"), "46000-1-1")
+        },
+    )
+    assert places(data) == {WUHAN, XIAOGAN}
+
+
 def test_going_into_the_neighbouring_city_is_a_visit(data: Path) -> None:
     ingest(
         data,

@@ -77,16 +77,32 @@ def _dominant_places(runs: ir.Table) -> ir.Table:
     return best.filter(best.rank == 0).select(dom_sid="sid", dominant_pid="pid")
 
 
+def _episode_votes(runs: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """runs with ``episode`` (the border runs between two interior runs share one), and the
+    records on each place's cells in each episode: (v_sid, v_episode, v_pid, votes)."""
+    interior = runs.alt_pid.isnull().cast("int64")
+    upto = ibis.window(group_by=runs.sid, order_by=RUN_ORDER, preceding=None, following=0)
+    t = runs.mutate(episode=interior.sum().over(upto))
+    border = t.filter(t.alt_pid.notnull())
+    votes = border.group_by(v_sid=border.sid, v_episode=border.episode, v_pid=border.pid).aggregate(
+        votes=border.n_records.sum()
+    )
+    return t, votes
+
+
 def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
     """runs with (place, pid, alt, alt_pid) → the same runs with ``place`` resolved."""
+    t, votes = _episode_votes(runs)
     # Frames include the run itself: harmless, a border run is never its own anchor (key NULL).
-    before = ibis.window(group_by=runs.sid, order_by=RUN_ORDER, preceding=None, following=0)
-    after = ibis.window(group_by=runs.sid, order_by=RUN_ORDER, preceding=0, following=None)
-    interior = runs.alt_pid.isnull()
+    before = ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=None, following=0)
+    after = ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=0, following=None)
+    # Only a stay anchors: a train through a city's interior says nothing about where one lives.
+    min_s = int(params.anchor_min_minutes * 60)
+    interior = t.alt_pid.isnull() & ((t.last_ts - t.first_ts) >= min_s)
     # The anchor before a run is the latest interior run's end; after it, the next one's start.
-    k_end = interior.ifelse(runs.last_ts * PLACE_KEYS + runs.pid, ibis.null(dt.int64))
-    k_start = interior.ifelse(runs.first_ts * PLACE_KEYS + runs.pid, ibis.null(dt.int64))
-    t = runs.mutate(k_prev=k_end.max().over(before), k_next=k_start.min().over(after))
+    k_end = interior.ifelse(t.last_ts * PLACE_KEYS + t.pid, ibis.null(dt.int64))
+    k_start = interior.ifelse(t.first_ts * PLACE_KEYS + t.pid, ibis.null(dt.int64))
+    t = t.mutate(k_prev=k_end.max().over(before), k_next=k_start.min().over(after))
     max_age = int(params.anchor_max_age_hours * 3600)
 
     def anchor(k: ir.IntegerValue, later: bool) -> ir.IntegerValue:
@@ -97,11 +113,20 @@ def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
     t = t.mutate(prev_anchor=anchor(t.k_prev, False), next_anchor=anchor(t.k_next, True))
     dominant = _dominant_places(runs)
     t = t.left_join(dominant, t.sid == dominant.dom_sid)
+    own = votes.select(o_sid="v_sid", o_episode="v_episode", o_pid="v_pid", own_votes="votes")
+    t = t.left_join(own, (t.sid == own.o_sid) & (t.episode == own.o_episode) & (t.pid == own.o_pid))
+    t = t.left_join(
+        votes, (t.sid == votes.v_sid) & (t.episode == votes.v_episode) & (t.alt_pid == votes.v_pid)
+    )
     border = t.alt_pid.notnull()
-    no_anchor = t.prev_anchor.isnull() & t.next_anchor.isnull()
-    to_alt = (
-        (border & (t.prev_anchor == t.alt_pid))
-        | (border & t.prev_anchor.isnull() & (t.next_anchor == t.alt_pid))
-        | (border & no_anchor & (t.dominant_pid == t.alt_pid))
-    ).fill_null(False)
-    return t.mutate(place=to_alt.ifelse(t.alt, t.place)).select(runs.columns)
+    own_votes, alt_votes = t.own_votes.fill_null(0), t.votes.fill_null(0)
+    # The prior: the anchor before, else after, else the dominant place. An episode with records
+    # on both sides' cells overrides it when one side has ``majority_ratio`` times the other's
+    # records (someone working in B's border zone is in B); a one-sided episode (the phone straight
+    # from A's interior onto B's border cells and back: B's cell reaches into A) never does.
+    prior = ibis.coalesce(t.prev_anchor, t.next_anchor, t.dominant_pid)
+    mixed = alt_votes > 0
+    strong_alt = mixed & (alt_votes >= own_votes * params.majority_ratio)
+    strong_own = mixed & (own_votes >= alt_votes * params.majority_ratio)
+    to_alt = border & (strong_alt | (~strong_own & (prior == t.alt_pid)))
+    return t.mutate(place=to_alt.fill_null(False).ifelse(t.alt, t.place)).select(runs.columns)

@@ -22,6 +22,8 @@ class Rule(enum.StrEnum):
 class CleanParams:
     max_speed_kmh: float = 1000.0  # faster than an airliner between two cells' coverage: a glitch
     anchor_max_age_hours: float = 12.0  # how far a border record looks for an unambiguous place
+    anchor_min_minutes: float = 30.0  # an unambiguous run this long or longer can be an anchor
+    majority_ratio: float = 3.0  # records on one side's border cells that outweigh the anchor
     pingpong_max_minutes: float = 60.0  # A-B-A: a B run shorter than this between two A runs is A
 
 

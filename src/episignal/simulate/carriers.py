@@ -18,9 +18,9 @@ class Carrier:
 
 
 CARRIERS: tuple[Carrier, ...] = (
-    Carrier("46000", "carrier-a", 0.6, ("138", "139", "150"), 14, 6),
-    Carrier("46001", "carrier-b", 0.2, ("186", "130", "155"), 8, 4),
-    Carrier("46011", "carrier-c", 0.2, ("189", "133", "153"), 8, 4),
+    Carrier("46000", "carrier-a", 0.6, ("138", "139", "150"), 28, 12),
+    Carrier("46001", "carrier-b", 0.2, ("186", "130", "155"), 16, 8),
+    Carrier("46011", "carrier-c", 0.2, ("189", "133", "153"), 16, 8),
 )
 CARRIER_PLMNS: tuple[str, ...] = tuple(c.plmn for c in CARRIERS)
 

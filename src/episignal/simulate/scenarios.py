@@ -49,7 +49,7 @@ class Scenario:
 
 
 # Shares of the hard groups every scenario contains (recorded as tags in the truth).
-BORDER_RESIDENT_SHARE = 0.04
+BORDER_RESIDENT_SHARE = 0.02
 SPARSE_SHARE = 0.05
 NIGHT_OFF_SHARE = 0.20
 ROAMING_SHARE = 0.015

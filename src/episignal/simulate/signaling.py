@@ -380,6 +380,18 @@ def generate_events(
     ta = index.tracking_area[cell]
     new_ta = np.concatenate(([False], (sub[1:] == sub[:-1]) & (ta[1:] != ta[:-1])))
     new_ta &= (etype != LU) & (etype != ATTACH)
+    # No second update where one follows in the same second on the same cell (records of one
+    # second are ordered by type, so it comes right after).
+    lu_next = np.concatenate(
+        (
+            (sub[1:] == sub[:-1])
+            & (ts[1:] == ts[:-1])
+            & (cell[1:] == cell[:-1])
+            & (etype[1:] == LU),
+            [False],
+        )
+    )
+    new_ta &= ~lu_next
     lu = np.flatnonzero(new_ta)
     # The update comes just before the record that revealed the new area, in the same second.
     sub = np.insert(sub, lu, sub[lu])

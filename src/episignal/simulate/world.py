@@ -34,6 +34,8 @@ COUNTY_CITY_WEIGHT = 1.5
 RURAL_COUNTY_WEIGHT = 1.0
 BORDER_BAND_KM = 3.0  # a home this close to a prefecture boundary makes a border resident
 GRAVITY_MIN_DISTANCE_KM = 30.0  # keeps neighbouring cities from dominating the gravity model
+CELL_SCATTER = 0.45  # spread of a county's sites around its centre, × distance to the next county
+TERRITORY_DRAWS = 8
 
 
 @dataclass
@@ -169,25 +171,53 @@ def _county_weights(codes: list[str], names: list[str], prefectures: list[str]) 
     return w
 
 
+def _in_own_territory(
+    county: np.ndarray,
+    centre: np.ndarray,
+    sigma: np.ndarray,
+    tree: cKDTree,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Positions scattered around each county's centre but inside its own territory.
+
+    A carrier plans a county's sites to cover that county: a site that would fall in a neighbour's
+    territory is drawn again (a few rounds, then placed halfway back towards the centre, which is
+    always inside: territories are convex).
+    """
+    xyz = np.empty((len(county), 3))
+    todo = np.arange(len(county))
+    for _ in range(TERRITORY_DRAWS):
+        if len(todo) == 0:
+            break
+        east = rng.normal(0.0, 1.0, len(todo)) * sigma[todo]
+        north = rng.normal(0.0, 1.0, len(todo)) * sigma[todo]
+        xyz[todo] = offset(centre[todo], east, north)
+        _, owner = tree.query(xyz[todo], workers=-1)
+        todo = todo[owner != county[todo]]
+    while len(todo):
+        xyz[todo] = (xyz[todo] + centre[todo]) / 2.0
+        _, owner = tree.query(xyz[todo], workers=-1)
+        todo = todo[owner != county[todo]]
+    return xyz
+
+
 def _carrier_cells(
     carrier_index: int,
     county_xyz: np.ndarray,
     spacing: np.ndarray,
     urban: np.ndarray,
+    tree: cKDTree,
     rng: np.random.Generator,
 ) -> CarrierCells:
     spec = CARRIERS[carrier_index]
     n_per = np.where(urban, spec.cells_per_urban_county, spec.cells_per_rural_county)
     county = np.repeat(np.arange(len(county_xyz)), n_per)
-    # Cells spread over roughly the county's territory; the first one of each county at its centre.
-    sigma = np.clip(0.45 * spacing, 1.0, 25.0)[county]
+    # Cells spread over the county's territory; the first one of each county at its centre.
+    sigma = np.clip(CELL_SCATTER * spacing, 1.0, 25.0)[county]
     first = np.concatenate(([0], np.cumsum(n_per)[:-1]))
     cell_no = np.arange(len(county)) - np.repeat(first, n_per) + 1
-    east = rng.normal(0.0, 1.0, len(county)) * sigma
-    north = rng.normal(0.0, 1.0, len(county)) * sigma
-    east[cell_no == 1] = 0.0
-    north[cell_no == 1] = 0.0
-    xyz = offset(county_xyz[county], east, north)
+    xyz = _in_own_territory(county, county_xyz[county], sigma, tree, rng)
+    xyz[cell_no == 1] = county_xyz[county[cell_no == 1]]
     radius = np.clip(1.3 * sigma * np.sqrt(np.pi / n_per[county]), 0.3, 20.0)
     area = county + 1  # one tracking area per county and carrier (area × 256 + cell fits 28 bits)
     cell_id = np.array(
@@ -315,7 +345,7 @@ def build_world(seed: int) -> World:
         )
         / pref_weight[:, None]
     )
-    carriers = [_carrier_cells(k, xyz, spacing, urban, rng) for k in range(len(CARRIERS))]
+    carriers = [_carrier_cells(k, xyz, spacing, urban, tree, rng) for k in range(len(CARRIERS))]
     _measure_coverage(carriers, xyz, spacing, np.random.default_rng([seed, 0xC0_7E_A6]))
     border_xyz, border_county = _border_pool(xyz, county_pref, tree, rng)
     return World(
