@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
 from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail
+from episignal.evaluation.errors import cause_counts, classify_errors
 from episignal.evaluation.metrics import HARD_GROUPS, EvaluationReport, evaluate
+from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 from episignal.privacy.pseudonym import Pseudonymiser
 from episignal.simulate.truth import true_itineraries
@@ -21,24 +25,59 @@ from episignal.simulate.truth import true_itineraries
 RULES = ("dwell", "span")
 
 
-def load_truth(data: Path, date: dt.date, days: int, hours: float) -> tuple[pa.Table, pa.Table]:
-    """(true pairs, groups), both keyed by pseudonymised subscriber."""
+@dataclass(frozen=True)
+class Truth:
+    """The simulator's truth for one date, keyed by pseudonymised subscriber."""
+
+    pairs: pa.Table  # (subscriber, place_code): the true itineraries
+    groups: pa.Table  # subscriber + one boolean column per hard group
+    stays: pa.Table  # (subscriber, place_code, arrival_utc_s, departure_utc_s)
+
+
+def load_truth(data: Path, date: dt.date, days: int, hours: float) -> Truth:
     truth_dir = Layout(data).truth
     stays = pq.read_table(truth_dir / "stays.parquet")
     subs = pq.read_table(truth_dir / "subscribers.parquet")
     pseudonym = Pseudonymiser.for_data_dir(data)
     mapping = {m: pseudonym.of_e164(m) for m in subs["msisdn"].to_pylist()}
+
+    def keyed(msisdn: pa.ChunkedArray) -> pa.Array:
+        return pa.array([mapping[m] for m in msisdn.to_pylist()], pa.string())
+
     itins = true_itineraries(stays, date, days, hours)
-    truth = pa.table(
-        {
-            "subscriber": [mapping[m] for m in itins["msisdn"].to_pylist()],
-            "place_code": itins["place_code"],
-        }
+    return Truth(
+        pairs=pa.table({"subscriber": keyed(itins["msisdn"]), "place_code": itins["place_code"]}),
+        groups=subs.select(list(HARD_GROUPS)).append_column("subscriber", keyed(subs["msisdn"])),
+        stays=stays.select(["place_code", "arrival_utc_s", "departure_utc_s"]).add_column(
+            0, "subscriber", keyed(stays["msisdn"])
+        ),
     )
-    groups = subs.select(list(HARD_GROUPS)).append_column(
-        "subscriber", pa.array([mapping[m] for m in subs["msisdn"].to_pylist()])
-    )
-    return truth, groups
+
+
+def load_records(data: Path, window: tuple[int, int]) -> pa.Table:
+    """(subscriber, ts_utc_s, place_code) of the ingested events in the window."""
+    layout = Layout(data)
+    events = [str(f) for f in VersionedDataset(layout.events).files()]
+    cells = [str(f) for f in VersionedDataset(layout.cells).files()]
+    con = duckdb.connect()
+    try:
+        e = con.read_parquet(events).select("subscriber, ts_utc_s, cell_id")
+        e = e.filter(f"ts_utc_s >= {int(window[0])} and ts_utc_s < {int(window[1])}")
+        c = con.read_parquet(cells).select("cell_id, place_code")
+        return e.join(c, "cell_id").select("subscriber, ts_utc_s, place_code").arrow().read_all()
+    finally:
+        con.close()
+
+
+def render_causes(causes: dict[str, dict[str, dict[str, int]]]) -> Table:
+    table = Table(title="why places are wrong (docs/stay-rules.md)")
+    for col in ("rule", "wrong", "cause", "places"):
+        table.add_column(col, justify="right" if col == "places" else "left")
+    for rule, kinds in causes.items():
+        for kind, counts in kinds.items():
+            for cause, n in counts.items():
+                table.add_row(rule, kind, cause, f"{n:,}")
+    return table
 
 
 def render(report: EvaluationReport) -> Table:
@@ -81,6 +120,8 @@ def evaluate_cmd(
 ) -> None:
     """Precision and recall of listed places, per rule, overall and for the hard groups."""
     from episignal.engine.itinerary import itineraries_for_date
+    from episignal.engine.process import epoch_day
+    from episignal.engine.spans import local_midnight_utc_s
 
     truth_dir = Layout(data).truth
     if not (truth_dir / "stays.parquet").exists():
@@ -90,13 +131,30 @@ def evaluate_cmd(
         day = dt.date.fromisoformat(manifest["start"]) + dt.timedelta(days=manifest["days"] - 1)
     else:
         day = date.date()
-    truth, groups = load_truth(data, day, days, hours)
+    truth = load_truth(data, day, days, hours)
     predicted = {
         rule: itineraries_for_date(data, day, days=days, hours=hours, rule=rule) for rule in RULES
     }
-    report = evaluate(truth, predicted, groups)
-    report.context = {"date": day.isoformat(), "days": days, "hours": hours}
+    report = evaluate(truth.pairs, predicted, truth.groups)
+    window = (
+        local_midnight_utc_s(epoch_day(day - dt.timedelta(days=days - 1))),
+        local_midnight_utc_s(epoch_day(day) + 1),
+    )
+    records = load_records(data, window)
+    causes = {}
+    for rule, listed in predicted.items():
+        false_places, missed = classify_errors(
+            truth.stays,
+            truth.pairs,
+            listed.select(["subscriber", "place_code"]),
+            records,
+            window,
+            hours,
+        )
+        causes[rule] = cause_counts(false_places, missed)
+    report.context = {"date": day.isoformat(), "days": days, "hours": hours, "causes": causes}
     console.print(render(report))
+    console.print(render_causes(causes))
     if json_out is not None:
         json_out.write_text(json.dumps(report.as_json(), indent=2) + "\n")
     if exposure:

@@ -1,0 +1,107 @@
+"""Why listed places are wrong: what the records said, next to what the truth says.
+
+Each wrong (subscriber, place) pair of a rule is put in one class, so that an analyst can tell
+errors the signaling itself points to (no rule can avoid them) from errors of the rule:
+
+False places (listed, not true):
+- ``records_there``: no true stay in the place, yet the subscriber's records are on its cells
+  (a neighbour city's cell serving someone who never crossed the boundary);
+- ``never_there``: no true stay and no record on its cells: the rule moved records there;
+- ``short_visit``: a true stay shorter than ``hours - margin``, counted as long enough;
+- ``near_threshold``: a true stay within ``margin`` below the threshold.
+
+Missed places (true, not listed):
+- ``records_elsewhere``: during the true stays there, most of the subscriber's records were on
+  other places' cells, or there were none;
+- ``near_threshold``: a true stay within ``margin`` above the threshold;
+- ``missed``: the records were there and the stay long enough: the rule's own miss.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+NEAR_THRESHOLD_HOURS = 1.0  # a true stay this close to the threshold is a timing call
+
+
+def classify_errors(
+    truth_stays: pa.Table,
+    truth_pairs: pa.Table,
+    listed: pa.Table,
+    records: pa.Table,
+    window: tuple[int, int],
+    hours: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(false places, missed places), each (subscriber, place_code, cause).
+
+    truth_stays: (subscriber, place_code, arrival_utc_s, departure_utc_s) of the true stays;
+    truth_pairs and listed: (subscriber, place_code); records: (subscriber, ts_utc_s, place_code)
+    of the subscribers' events, each on its cell's place; window: [start, end) in UTC seconds.
+    """
+    con = duckdb.connect()
+    try:
+        con.register("stays", truth_stays)
+        con.register("truth", truth_pairs)
+        con.register("listed", listed)
+        con.register("recs", records)
+        lo, hi = window
+        threshold_s = int(hours * 3600)
+        margin_s = int(NEAR_THRESHOLD_HOURS * 3600)
+        longest = f"""
+            select subscriber, place_code,
+                   max(least(departure_utc_s, {hi}) - greatest(arrival_utc_s, {lo})) as longest
+            from stays where departure_utc_s > {lo} and arrival_utc_s < {hi} group by all"""
+        false_places = con.sql(
+            f"""
+            with wrong as (select subscriber, place_code from listed
+                           except select subscriber, place_code from truth),
+                 longest as ({longest}),
+                 seen as (select distinct subscriber, place_code from recs
+                          where ts_utc_s >= {lo} and ts_utc_s < {hi})
+            select w.subscriber, w.place_code,
+                   case when l.longest is not null and l.longest >= {threshold_s - margin_s}
+                            then 'near_threshold'
+                        when l.longest is not null then 'short_visit'
+                        when s.place_code is not null then 'records_there'
+                        else 'never_there' end as cause
+            from wrong w
+            left join longest l using (subscriber, place_code)
+            left join seen s using (subscriber, place_code)
+            order by all"""
+        ).df()
+        missed = con.sql(
+            f"""
+            with missing as (select subscriber, place_code from truth
+                             except select subscriber, place_code from listed),
+                 longest as ({longest}),
+                 during as (
+                    select m.subscriber, m.place_code,
+                           avg((r.place_code = m.place_code)::int) as share_there
+                    from missing m
+                    join stays s using (subscriber, place_code)
+                    join recs r on r.subscriber = m.subscriber
+                        and r.ts_utc_s >= greatest(s.arrival_utc_s, {lo})
+                        and r.ts_utc_s < least(s.departure_utc_s, {hi})
+                    group by all)
+            select m.subscriber, m.place_code,
+                   case when coalesce(d.share_there, 0) < 0.5 then 'records_elsewhere'
+                        when l.longest < {threshold_s + margin_s} then 'near_threshold'
+                        else 'missed' end as cause
+            from missing m
+            left join during d using (subscriber, place_code)
+            left join longest l using (subscriber, place_code)
+            order by all"""
+        ).df()
+    finally:
+        con.close()
+    return false_places, missed
+
+
+def cause_counts(false_places: pd.DataFrame, missed: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """{"false": {cause: n}, "missed": {cause: n}}."""
+    return {
+        "false": false_places["cause"].value_counts().sort_index().to_dict(),
+        "missed": missed["cause"].value_counts().sort_index().to_dict(),
+    }
