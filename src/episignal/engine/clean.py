@@ -7,11 +7,13 @@ records that finds the runs (``stays.change_points``):
    next below ``max_speed_kmh`` (distance between the cells' coverage edges) is a glitch, not a
    trip, and is dropped.
 2. ``resolve_border``: a run on *border cells* (whose coverage overlaps another place's cells) is
-   ambiguous between its own place and ``alt``. It is given to the *anchor*: the place of the
-   nearest run on unambiguous cells before it (else after it) within ``anchor_max_age_hours``,
-   when the anchor is ``alt``; with no anchor in reach, the subscriber's dominant place (most
-   records in the context) stands in for it. Someone living in city A beside city B thus stays in
-   A however often the phone camps on B's cells, while someone who goes into B's interior is in B.
+   ambiguous between its own place and ``alt``. The prior is the *anchor* — the place of the
+   nearest run of ``anchor_min_minutes`` or more on unambiguous cells before it (else after it)
+   within ``anchor_max_age_hours`` — else the subscriber's dominant place (most records in the
+   context). The border records within ``majority_window_hours`` overrule the prior when they are
+   on both sides and one side has ``majority_ratio`` times the other's. Someone living in A beside
+   B thus stays in A however often the phone camps on B's cells, someone working just inside B is
+   in B, and someone who goes into B's interior is in B.
 """
 
 from __future__ import annotations
@@ -77,22 +79,22 @@ def _dominant_places(runs: ir.Table) -> ir.Table:
     return best.filter(best.rank == 0).select(dom_sid="sid", dominant_pid="pid")
 
 
-def _episode_votes(runs: ir.Table) -> tuple[ir.Table, ir.Table]:
-    """runs with ``episode`` (the border runs between two interior runs share one), and the
-    records on each place's cells in each episode: (v_sid, v_episode, v_pid, votes)."""
-    interior = runs.alt_pid.isnull().cast("int64")
-    upto = ibis.window(group_by=runs.sid, order_by=RUN_ORDER, preceding=None, following=0)
-    t = runs.mutate(episode=interior.sum().over(upto))
-    border = t.filter(t.alt_pid.notnull())
-    votes = border.group_by(v_sid=border.sid, v_episode=border.episode, v_pid=border.pid).aggregate(
-        votes=border.n_records.sum()
+def _local_votes(runs: ir.Table, params: CleanParams) -> ir.Table:
+    """runs with ``own_votes`` and ``alt_votes``: records on border cells within
+    ``majority_window_hours`` of the run's start, on its own place's cells and on others'."""
+    w = int(params.majority_window_hours * 3600)
+    on_border = runs.alt_pid.notnull().ifelse(runs.n_records, 0)
+    near = ibis.range_window(preceding=w, following=w, group_by=runs.sid, order_by=runs.first_ts)
+    near_own = ibis.range_window(
+        preceding=w, following=w, group_by=[runs.sid, runs.pid], order_by=runs.first_ts
     )
-    return t, votes
+    own = on_border.sum().over(near_own)
+    return runs.mutate(own_votes=own, alt_votes=on_border.sum().over(near) - own)
 
 
 def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
     """runs with (place, pid, alt, alt_pid) → the same runs with ``place`` resolved."""
-    t, votes = _episode_votes(runs)
+    t = _local_votes(runs, params)
     # Frames include the run itself: harmless, a border run is never its own anchor (key NULL).
     before = ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=None, following=0)
     after = ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=0, following=None)
@@ -113,17 +115,13 @@ def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
     t = t.mutate(prev_anchor=anchor(t.k_prev, False), next_anchor=anchor(t.k_next, True))
     dominant = _dominant_places(runs)
     t = t.left_join(dominant, t.sid == dominant.dom_sid)
-    own = votes.select(o_sid="v_sid", o_episode="v_episode", o_pid="v_pid", own_votes="votes")
-    t = t.left_join(own, (t.sid == own.o_sid) & (t.episode == own.o_episode) & (t.pid == own.o_pid))
-    t = t.left_join(
-        votes, (t.sid == votes.v_sid) & (t.episode == votes.v_episode) & (t.alt_pid == votes.v_pid)
-    )
     border = t.alt_pid.notnull()
-    own_votes, alt_votes = t.own_votes.fill_null(0), t.votes.fill_null(0)
-    # The prior: the anchor before, else after, else the dominant place. An episode with records
-    # on both sides' cells overrides it when one side has ``majority_ratio`` times the other's
-    # records (someone working in B's border zone is in B); a one-sided episode (the phone straight
-    # from A's interior onto B's border cells and back: B's cell reaches into A) never does.
+    own_votes, alt_votes = t.own_votes, t.alt_votes
+    # The prior: the anchor before, else after, else the dominant place. Border records nearby on
+    # both sides' cells override it when one side has ``majority_ratio`` times the other's records
+    # (someone working just inside B, the phone mostly on B's border cell, is in B); records all
+    # on the run's own side never do (the phone straight from A's interior onto B's border cell
+    # and back: B's cell reaches into A).
     prior = ibis.coalesce(t.prev_anchor, t.next_anchor, t.dominant_pid)
     mixed = alt_votes > 0
     strong_alt = mixed & (alt_votes >= own_votes * params.majority_ratio)

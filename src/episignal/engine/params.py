@@ -24,6 +24,7 @@ class CleanParams:
     anchor_max_age_hours: float = 12.0  # how far a border record looks for an unambiguous place
     anchor_min_minutes: float = 30.0  # an unambiguous run this long or longer can be an anchor
     majority_ratio: float = 3.0  # records on one side's border cells that outweigh the anchor
+    majority_window_hours: float = 2.0  # the border records around a run that vote on its side
     pingpong_max_minutes: float = 60.0  # A-B-A: a B run shorter than this between two A runs is A
 
 

@@ -28,7 +28,7 @@ from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 
-ENGINE_VERSION = "7"  # bump when a change to the algorithm must recompute stored days
+ENGINE_VERSION = "8"  # bump when a change to the algorithm must recompute stored days
 # Subscriber ranks stay below this, and day · SID_SPAN + rank fits in an int64.
 SID_SPAN = 10**10
 EPOCH = dt.date(1970, 1, 1)
