@@ -177,8 +177,8 @@ def _run_chunks(
         for job in jobs:
             yield simulate_chunk(setup, *job)
         return
-    # Spawned, not forked: the parent holds Arrow and KD-tree thread state that a fork would copy
-    # half-initialised; the world travels once per worker (a few MB pickled).
+    # Spawned, not forked: forking a process that has run Arrow's and the KD-tree's threads is not
+    # safe in general; the world travels once per worker instead (a few MB pickled).
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(setup,)
@@ -219,8 +219,8 @@ def _keep_freed_memory() -> None:
     """Let a worker reuse the memory it frees instead of handing it back to the kernel.
 
     A chunk allocates and frees arrays of tens of MB by the hundred; by default each is mapped
-    fresh and the kernel zeroes every page again (about a third of the CPU time, measured). The
-    worker's peak stays what one chunk needs. Only worker processes are tuned, never the caller.
+    fresh and the kernel zeroes every page again (the largest item of a `perf` profile, ~30 %).
+    The worker's peak stays what one chunk needs. Only worker processes are tuned, never the caller.
     """
     pa.set_memory_pool(pa.system_memory_pool())
     try:
