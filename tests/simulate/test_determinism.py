@@ -1,4 +1,4 @@
-"""Same seed, same files; and the chunk size never changes what is generated."""
+"""Same seed, same files; neither the chunk size nor the number of workers changes the output."""
 
 from __future__ import annotations
 
@@ -51,3 +51,22 @@ def test_chunking_does_not_change_the_output(tmp_path: Path) -> None:
         one = one.sort_values(cols).reset_index(drop=True)
         many = many.sort_values(cols).reset_index(drop=True)
         assert one.equals(many)
+
+
+def _all_files(data: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(data.rglob("*"))
+        if p.is_file() and p.name != "manifest.json"  # the manifest records the run's seconds
+    }
+
+
+def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path: Path) -> None:
+    kw = {"subscribers": 1000, "days": 3, "seed": 4, "canonical": True, "chunk_subscribers": 256}
+    serial = simulate_to(tmp_path / "serial", "baseline", workers=1, **kw)
+    parallel = simulate_to(tmp_path / "parallel", "baseline", workers=2, **kw)
+    files = _all_files(tmp_path / "serial")
+    assert len([f for f in files if f.startswith("raw/carrier-a/part-")]) == 4
+    assert files == _all_files(tmp_path / "parallel")
+    assert serial.events == parallel.events
+    assert serial.rows_by_format == parallel.rows_by_format

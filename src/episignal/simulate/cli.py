@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail
 from episignal.simulate import scenarios as sc
-from episignal.simulate.run import chunk_size_for, simulate_to
+from episignal.simulate.run import chunk_size_for, default_workers, simulate_to
 
 
 def simulate(
@@ -29,6 +29,10 @@ def simulate(
     canonical: Annotated[
         bool, typer.Option("--canonical", help="Also write the canonical CSV format.")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Worker processes (default: one per core); same output."),
+    ] = None,
     data: DataDirOption = DEFAULT_DATA,
 ) -> None:
     """Simulate subscribers' signaling into DATA/raw (carrier exports) and DATA/truth."""
@@ -61,6 +65,7 @@ def simulate(
             chosen.start,
             canonical,
             on_chunk=on_chunk,
+            workers=workers or default_workers(),
         )
     rate = summary.events / max(summary.seconds, 1e-9)
     console.print(

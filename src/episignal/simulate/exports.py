@@ -42,14 +42,36 @@ SEPARATOR = {"carrier-a": "|", "carrier-b": ",", "carrier-c": "\t", "canonical":
 CARRIER_B_EVENT = ("ATTACH", "DETACH", "PLU", "LU", "HO", "MOC", "SMS", "DATA")
 
 
+def _fixed_width(chars: np.ndarray) -> pa.Array:
+    """An Arrow string array from an (n, width) array of ASCII bytes, without a Python loop."""
+    n, width = chars.shape
+    offsets = np.arange(n + 1, dtype=np.int32) * width
+    data = np.ascontiguousarray(chars, dtype=np.uint8)
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal digits of non-negative integers as an (n, width) ASCII array."""
+    powers = 10 ** np.arange(width - 1, -1, -1)
+    return (values[:, None] // powers % 10 + ord("0")).astype(np.uint8)
+
+
+def _with(chars: np.ndarray, text: str) -> np.ndarray:
+    """Append the same text to every row of an (n, width) ASCII array."""
+    tail = np.frombuffer(text.encode(), dtype=np.uint8)
+    return np.hstack([chars, np.broadcast_to(tail, (len(chars), len(tail)))])
+
+
 @lru_cache(maxsize=1)
 def _time_of_day() -> tuple[pa.Array, pa.Array]:
-    """'HHMMSS' and 'HH:MM:SS' for every second of a day."""
+    """Per second of a day: 'HHMMSS'; and 'HH:MM:SS+08:00' (local) then 'HH:MM:SSZ' (UTC)."""
     s = np.arange(86400)
-    h, m, sec = s // 3600, s // 60 % 60, s % 60
-    compact = [f"{a:02d}{b:02d}{c:02d}" for a, b, c in zip(h, m, sec, strict=True)]
-    iso = [f"{a:02d}:{b:02d}:{c:02d}" for a, b, c in zip(h, m, sec, strict=True)]
-    return pa.array(compact, pa.string()), pa.array(iso, pa.string())
+    h, m, sec = _digits(s // 3600, 2), _digits(s // 60 % 60, 2), _digits(s % 60, 2)
+    colon = np.full((len(s), 1), ord(":"), dtype=np.uint8)
+    iso = np.hstack([h, colon, m, colon, sec])
+    compact = _fixed_width(np.hstack([h, m, sec]))
+    local, utc = _fixed_width(_with(iso, "+08:00")), _fixed_width(_with(iso, "Z"))
+    return compact, pa.concat_arrays([local, utc])
 
 
 def _dates(day0: int, n: int, fmt: str) -> pa.Array:
@@ -59,19 +81,30 @@ def _dates(day0: int, n: int, fmt: str) -> pa.Array:
     )
 
 
-def _clock(ts: np.ndarray, offset_s: int, kind: str) -> pa.Array:
-    """ts (UTC seconds) shown at a fixed offset: 'YYYYMMDDHHMMSS' or 'YYYY-MM-DDTHH:MM:SS'."""
-    t = ts + offset_s
+def _day_and_second(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
     day = t // 86400
     d0 = int(day.min()) if len(day) else 0
     nd = int(day.max()) - d0 + 1 if len(day) else 1
-    compact, iso = _time_of_day()
-    if kind == "compact":
-        dates, tod, sep = _dates(d0, nd, "%Y%m%d"), compact, ""
-    else:
-        dates, tod, sep = _dates(d0, nd, "%Y-%m-%d"), iso, "T"
+    return day - d0, t % 86400, d0, nd
+
+
+def _clock_compact(ts: np.ndarray) -> pa.Array:
+    """ts (UTC seconds) as local 'YYYYMMDDHHMMSS'."""
+    day, second, d0, nd = _day_and_second(ts + LOCAL_OFFSET_S)
+    compact, _ = _time_of_day()
     return pc.binary_join_element_wise(
-        dates.take(pa.array(day - d0)), tod.take(pa.array(t % 86400)), sep
+        _dates(d0, nd, "%Y%m%d").take(pa.array(day)), compact.take(pa.array(second)), ""
+    )
+
+
+def _clock_iso(ts: np.ndarray, utc: np.ndarray) -> pa.Array:
+    """ts (UTC seconds) as ISO 8601: 'YYYY-MM-DDTHH:MM:SSZ' where utc, else local with +08:00."""
+    day, second, d0, nd = _day_and_second(ts + np.where(utc, 0, LOCAL_OFFSET_S))
+    _, iso = _time_of_day()
+    return pc.binary_join_element_wise(
+        _dates(d0, nd, "%Y-%m-%dT").take(pa.array(day)),
+        iso.take(pa.array(second + utc * 86400)),
+        "",
     )
 
 
@@ -81,6 +114,7 @@ class CellStrings:
 
     a_area_cell: pa.Array
     vplmn: pa.Array  # empty at home
+    vplmn_eol: pa.Array  # the same, ending the line
     b_eci: pa.Array
     c_ecgi: pa.Array
     cell_id: pa.Array
@@ -96,6 +130,7 @@ def cell_strings(index: CellIndex) -> CellStrings:
     return CellStrings(
         a_area_cell=pa.array(np.char.add(np.char.add(area, "|"), cell), pa.string()),
         vplmn=pa.array(vplmn, pa.string()),
+        vplmn_eol=pa.array(np.char.add(vplmn, "\n"), pa.string()),
         b_eci=pa.array((index.area * 256 + index.cell_no).astype(str), pa.string()),
         c_ecgi=pa.array(
             [f"{a}-{b}-{c}-{d}" for a, b, c, d in zip(mcc, mnc, area, cell, strict=True)],
@@ -105,37 +140,25 @@ def cell_strings(index: CellIndex) -> CellStrings:
     )
 
 
-def _columns(
-    fmt: str, ev: Events, national: np.ndarray, cells: CellStrings, carrier_plmn: list[str]
-) -> list[pa.Array]:
-    nat = pa.array(national[ev.sub]).cast(pa.string())
-    cell = pa.array(ev.cell)
+A_EVENT_CODES = pa.array([str(k + 1) for k in range(len(EVENT_TYPES))], pa.string())
+# Calls are split by direction in carrier-b's export: index + len(EVENT_TYPES) is the other half.
+B_EVENT_NAMES = pa.array(
+    list(CARRIER_B_EVENT) + [("MTC" if k == CALL else n) for k, n in enumerate(CARRIER_B_EVENT)],
+    pa.string(),
+)
+EVENT_NAMES = pa.array(list(EVENT_TYPES), pa.string())
+EVENT_NAMES_EOL = pa.array([f"{n}\n" for n in EVENT_TYPES], pa.string())
+
+
+def _number_strings(fmt: str, national: np.ndarray) -> pa.Array:
+    """Each subscriber's number as the layout writes it (per subscriber, gathered per row)."""
+    s = pa.array(national).cast(pa.string())
     if fmt == "carrier-a":
-        return [
-            nat,
-            _clock(ev.ts_s, LOCAL_OFFSET_S, "compact"),
-            cells.a_area_cell.take(cell),
-            pa.array((ev.event_type + 1).astype(str)),
-            cells.vplmn.take(cell),
-        ]
+        return s
     if fmt == "carrier-b":
-        ms = ev.ts_s * 1000 + (ev.style % 1000)
-        names = np.array(CARRIER_B_EVENT, dtype=object)[ev.event_type]
-        # Calls are split by direction in this export.
-        names = np.where((ev.event_type == CALL) & ((ev.style >> 10) & 1 == 1), "MTC", names)
-        return [
-            pc.binary_join_element_wise("86", nat, ""),
-            pa.array(ms).cast(pa.string()),
-            cells.b_eci.take(cell),
-            pa.array(names, pa.string()),
-            cells.vplmn.take(cell),
-        ]
+        return pc.binary_join_element_wise("86", s, "")
     if fmt == "carrier-c":
-        number = national[ev.sub]
-        grouped = (
-            number % 4 != 0
-        )  # some users are written "+86 189 0000 0001", some "+8618900000001"
-        s = pa.array(number).cast(pa.string())
+        # Some users are written "+86 189 0000 0001", some "+8618900000001".
         spaced = pc.binary_join_element_wise(
             "+86",
             pc.utf8_slice_codeunits(s, 0, 3),
@@ -144,29 +167,50 @@ def _columns(
             " ",
         )
         plain = pc.binary_join_element_wise("+86", s, "")
-        utc = ((ev.style >> 11) & 3) == 0  # about a quarter of the times are written in UTC with Z
-        local = pc.binary_join_element_wise(_clock(ev.ts_s, LOCAL_OFFSET_S, "iso"), "+08:00", "")
-        zulu = pc.binary_join_element_wise(_clock(ev.ts_s, 0, "iso"), "Z", "")
+        return pc.if_else(pa.array(national % 4 != 0), spaced, plain)
+    e164 = pc.binary_join_element_wise("86", s, "")
+    plus = pc.binary_join_element_wise("+", e164, "")
+    return pc.if_else(pa.array(national % 2 == 0), plus, e164)
+
+
+def _columns(
+    fmt: str,
+    ev: Events,
+    national: np.ndarray,
+    cells: CellStrings,
+    carrier_plmn: list[str],
+    eol: bool = False,
+) -> list[pa.Array]:
+    """The fields of each row; with eol the last field carries the line's newline."""
+    number = _number_strings(fmt, national).take(pa.array(ev.sub))
+    cell = pa.array(ev.cell)
+    etype = pa.array(ev.event_type)
+    if fmt == "carrier-a":
         return [
-            pc.if_else(pa.array(grouped), spaced, plain),
-            pc.if_else(pa.array(utc), zulu, local),
-            cells.c_ecgi.take(cell),
-            pa.array(np.array(EVENT_TYPES, dtype=object)[ev.event_type], pa.string()),
+            number,
+            _clock_compact(ev.ts_s),
+            cells.a_area_cell.take(cell),
+            A_EVENT_CODES.take(etype),
+            (cells.vplmn_eol if eol else cells.vplmn).take(cell),
         ]
-    # canonical
-    plus = (national[ev.sub] % 2) == 0
+    if fmt == "carrier-b":
+        ms = ev.ts_s * 1000 + (ev.style % 1000)
+        incoming = (ev.event_type == CALL) & ((ev.style >> 10) & 1 == 1)
+        name = ev.event_type.astype(np.int64) + incoming * len(EVENT_TYPES)
+        return [
+            number,
+            pa.array(ms).cast(pa.string()),
+            cells.b_eci.take(cell),
+            B_EVENT_NAMES.take(pa.array(name)),
+            (cells.vplmn_eol if eol else cells.vplmn).take(cell),
+        ]
+    # About a quarter of the times are written in UTC with Z.
     utc = ((ev.style >> 11) & 3) == 0
-    e164 = pc.binary_join_element_wise("86", nat, "")
-    return [
-        pc.if_else(pa.array(plus), pc.binary_join_element_wise("+", e164, ""), e164),
-        pc.if_else(
-            pa.array(utc),
-            pc.binary_join_element_wise(_clock(ev.ts_s, 0, "iso"), "Z", ""),
-            pc.binary_join_element_wise(_clock(ev.ts_s, LOCAL_OFFSET_S, "iso"), "+08:00", ""),
-        ),
-        cells.cell_id.take(cell),
-        pa.array(np.array(EVENT_TYPES, dtype=object)[ev.event_type], pa.string()),
-    ]
+    names = (EVENT_NAMES_EOL if eol else EVENT_NAMES).take(etype)
+    if fmt == "carrier-c":
+        return [number, _clock_iso(ev.ts_s, utc), cells.c_ecgi.take(cell), names]
+    # canonical
+    return [number, _clock_iso(ev.ts_s, utc), cells.cell_id.take(cell), names]
 
 
 def _dirty_lines(
@@ -231,9 +275,13 @@ def write_export(
     ev = Events(
         *(getattr(ev, f)[order] for f in ("sub", "ts_s", "cell", "event_type", "carrier", "style"))
     )
-    lines = pc.binary_join_element_wise(*_columns(fmt, ev, national, cells, plmns), SEPARATOR[fmt])
+    # Clean lines carry their newline from the last field, so they are written straight from the
+    # joined buffer; the few dirty lines are written in between.
+    lines = pc.binary_join_element_wise(
+        *_columns(fmt, ev, national, cells, plmns, eol=True), SEPARATOR[fmt]
+    )
     counts = {"clean": len(ev)}
-    parts = [lines]
+    dirty: list[pa.Array] = []
     if rng is not None and len(ev):
         wanted = {kind: int(rng.binomial(len(ev), rate)) for kind, rate in DIRT_RATES.items()}
         # Distinct source rows, so no two dirty rows can coincide and the counts stay exact.
@@ -247,29 +295,31 @@ def write_export(
             if len(src) == 0:
                 continue
             if kind == "duplicate":
-                parts.append(lines.take(pa.array(src)))
+                dirty.append(lines.take(pa.array(src)))
                 continue
             fields = ("sub", "ts_s", "cell", "event_type", "carrier", "style")
             sub_ev = Events(*(getattr(ev, f)[src] for f in fields))
-            parts.append(_dirty_lines(fmt, kind, sub_ev, national, cells, plmns, file_plmn))
-    all_lines = pa.concat_arrays([p.cast(pa.large_string()) for p in parts])
-    n_clean = len(lines)
-    n_dirt = len(all_lines) - n_clean
-    if n_dirt and rng is not None:
-        # Scatter the dirty rows among the clean ones, as they would arrive in a real export.
-        at = np.sort(rng.integers(0, n_clean + 1, n_dirt))
-        order = np.insert(np.arange(n_clean), at, np.arange(n_clean, n_clean + n_dirt))
-        all_lines = all_lines.take(pa.array(order))
-    nl = pa.scalar("\n", pa.large_string())
-    all_lines = pc.binary_join_element_wise(all_lines, nl, pa.scalar("", pa.large_string()))
+            bad = _dirty_lines(fmt, kind, sub_ev, national, cells, plmns, file_plmn)
+            dirty.append(pc.binary_join_element_wise(bad, "\n", ""))
+    dirty_lines = [line.encode() for part in dirty for line in part.to_pylist()]
+    # Scatter the dirty rows among the clean ones, as they would arrive in a real export: dirty
+    # row j goes just before clean row at[j].
+    at = np.sort(rng.integers(0, len(ev) + 1, len(dirty_lines))) if dirty_lines else []
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as f:
         if HEADER[fmt]:
             f.write((HEADER[fmt] + "\n").encode())
-        for chunk in all_lines.chunks if isinstance(all_lines, pa.ChunkedArray) else [all_lines]:
-            offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[
-                chunk.offset : chunk.offset + len(chunk) + 1
-            ]
-            if len(chunk):
-                f.write(memoryview(chunk.buffers()[2])[offsets[0] : offsets[-1]])
+        if len(lines) == 0:
+            f.writelines(dirty_lines)
+            return counts
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[
+            lines.offset : lines.offset + len(lines) + 1
+        ]
+        text = memoryview(lines.buffers()[2])
+        done = offsets[0]
+        for row, line in zip(at, dirty_lines, strict=True):
+            f.write(text[done : offsets[row]])
+            f.write(line)
+            done = offsets[row]
+        f.write(text[done : offsets[-1]])
     return counts

@@ -1,64 +1,53 @@
-"""Run a scenario chunk by chunk, streaming carrier exports and ground truth to the data dir."""
+"""Run a scenario chunk by chunk, streaming carrier exports and ground truth to the data dir.
+
+Chunks run in worker processes (`workers`), each writing its own export part files; their truth
+tables come back and are appended in chunk order, so the files are the same, byte for byte, for any
+number of workers. Memory is bounded per worker by the chunk size, and at most two chunks per
+worker are in flight.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import json
+import multiprocessing
+import os
 import shutil
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from episignal.layout import Layout
 from episignal.simulate import scenarios as sc
 from episignal.simulate.carriers import CARRIERS
-from episignal.simulate.exports import FILE_SUFFIX, cell_strings, write_export
-from episignal.simulate.movement import plan_movement
-from episignal.simulate.population import build_population
-from episignal.simulate.randomness import BLOCK_SUBSCRIBERS, SubscriberRandom
-from episignal.simulate.signaling import cell_index, generate_events
-from episignal.simulate.truth import (
-    ITINERARY_SCHEMA,
-    STAYS_SCHEMA,
-    local_midnight_utc_s,
-    true_itineraries,
-    true_stays,
+from episignal.simulate.chunk import (
+    SUBSCRIBERS_SCHEMA,
+    ChunkResult,
+    SimulationSetup,
+    simulate_chunk,
 )
+from episignal.simulate.randomness import BLOCK_SUBSCRIBERS
+from episignal.simulate.truth import ITINERARY_SCHEMA, STAYS_SCHEMA, local_midnight_utc_s
 from episignal.simulate.world import build_world
 
 CHUNK_SUBSCRIBER_DAYS = 150_000  # bounds memory: ~40 events per subscriber-day in flight
-DEFAULT_ITINERARY_DAYS = 14
-DEFAULT_ITINERARY_HOURS = 4.0
-
-SUBSCRIBERS_SCHEMA = pa.schema(
-    [
-        ("msisdn", pa.string()),
-        ("carrier", pa.string()),  # PLMN at the start of the window
-        ("carrier_after_port", pa.string()),  # PLMN after the port (same when not ported)
-        ("home_county", pa.string()),
-        ("home_prefecture", pa.string()),
-        ("border_resident", pa.bool_()),
-        ("transit", pa.bool_()),
-        ("sparse", pa.bool_()),
-        ("roaming", pa.bool_()),
-        ("ported", pa.bool_()),
-        ("new_sim", pa.bool_()),
-        ("night_off", pa.bool_()),
-        ("worker", pa.bool_()),
-        ("traveller", pa.bool_()),
-        ("day_tripper", pa.bool_()),
-        ("migrant", pa.bool_()),
-        ("lockdown_leaver", pa.bool_()),
-        ("activation_utc_s", pa.int64()),  # null unless a new SIM
-        ("port_utc_s", pa.int64()),  # null unless ported
-    ]
-)
+IN_FLIGHT_PER_WORKER = 2  # chunks queued per worker: keeps it busy while results are written
 DIRT_SCHEMA = pa.schema([("file", pa.string()), ("kind", pa.string()), ("rows", pa.int64())])
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -116,78 +105,49 @@ def simulate_to(
     chunk_subscribers: int | None = None,
     dirt: bool = True,
     on_chunk: Callable[[int, int, int], None] | None = None,
+    workers: int | None = 1,
 ) -> SimulationSummary:
-    """Simulate a scenario into data_dir (raw/ exports, truth/ ground truth)."""
+    """Simulate a scenario into data_dir (raw/ exports, truth/ ground truth).
+
+    workers: processes generating chunks (None: one per core); the output does not depend on it.
+    """
     began = time.perf_counter()
     scenario = sc.scenario(scenario_name, start, days)
     layout = Layout(Path(data_dir)).ensure()
     _reset_outputs(layout, canonical)
     world = build_world(seed)
     world.cells_table().to_pandas().to_csv(layout.raw_cells, index=False)
-    index = cell_index(world)
-    strings = cell_strings(index)
-    plmns = [c.plmn for c in CARRIERS]
     ws = local_midnight_utc_s(scenario.start)
-    we = ws + scenario.days * 86400
+    setup = SimulationSetup(
+        world, scenario, seed, layout.raw, canonical, dirt, ws, ws + scenario.days * 86400
+    )
     chunk = chunk_subscribers or chunk_size_for(scenario.days)
     if chunk % BLOCK_SUBSCRIBERS:
         raise ValueError(f"chunk size must be a multiple of {BLOCK_SUBSCRIBERS}")
+    jobs = [
+        (part, first, min(chunk, subscribers - first))
+        for part, first in enumerate(range(0, subscribers, chunk))
+    ]
     summary = SimulationSummary(scenario.name, scenario.start, scenario.days, subscribers, seed)
     summary.rows_by_format = {c.export_format: 0 for c in CARRIERS}
     if canonical:
         summary.rows_by_format["canonical"] = 0
-    dates = [scenario.start + dt.timedelta(days=d) for d in range(scenario.days)]
     dirt_rows: list[tuple[str, str, int]] = []
     sub_writer = pq.ParquetWriter(layout.truth / "subscribers.parquet", SUBSCRIBERS_SCHEMA)
     stay_writer = pq.ParquetWriter(layout.truth / "stays.parquet", STAYS_SCHEMA)
     itin_writer = pq.ParquetWriter(layout.truth / "itineraries.parquet", ITINERARY_SCHEMA)
     try:
-        for part, first in enumerate(range(0, subscribers, chunk)):
-            n = min(chunk, subscribers - first)
-            rnd = SubscriberRandom(seed, first, n)
-            pop = build_population(world, scenario, rnd, first, ws, we)
-            mov = plan_movement(world, scenario, pop, rnd, ws)
-            ev = generate_events(world, pop, mov, rnd, ws, we)
-            e164 = np.char.add("86", pop.number.astype(str)).astype(object)
-            stays = true_stays(world, pop, mov, e164, we)
-            stay_writer.write_table(stays)
-            for d in dates:
-                itin_writer.write_table(
-                    true_itineraries(stays, d, DEFAULT_ITINERARY_DAYS, DEFAULT_ITINERARY_HOURS)
-                )
-            sub_writer.write_table(_subscriber_table(world, pop, mov, stays, e164))
-            file_rng = np.random.default_rng([seed, 0xD1_27, part]) if dirt else None
-            for k, spec in enumerate(CARRIERS):
-                sel = np.flatnonzero(ev.carrier == k)
-                sub_ev = type(ev)(
-                    *(
-                        getattr(ev, f)[sel]
-                        for f in ("sub", "ts_s", "cell", "event_type", "carrier", "style")
-                    )
-                )
-                rel = f"{spec.export_format}/part-{part:04d}.{FILE_SUFFIX[spec.export_format]}"
-                counts = write_export(
-                    layout.raw / rel,
-                    spec.export_format,
-                    sub_ev,
-                    pop.number,
-                    strings,
-                    plmns,
-                    spec.plmn,
-                    file_rng,
-                )
-                summary.rows_by_format[spec.export_format] += sum(counts.values())
-                dirt_rows += [(rel, kind, c) for kind, c in counts.items()]
-            if canonical:
-                rel = f"canonical/part-{part:04d}.csv"
-                counts = write_export(
-                    layout.raw / rel, "canonical", ev, pop.number, strings, plmns, "46000", file_rng
-                )
-                summary.rows_by_format["canonical"] += sum(counts.values())
-                dirt_rows += [(rel, kind, c) for kind, c in counts.items()]
-            summary.events += len(ev)
+        for result in _run_chunks(setup, jobs, workers or default_workers()):
+            stay_writer.write_table(result.stays)
+            for table in result.itineraries:
+                itin_writer.write_table(table)
+            sub_writer.write_table(result.subscriber_table)
+            for fmt, rows in result.rows_by_format.items():
+                summary.rows_by_format[fmt] += rows
+            dirt_rows += result.dirt_rows
+            summary.events += result.events
             if on_chunk:
-                on_chunk(part, n, len(ev))
+                on_chunk(result.part, result.subscribers, result.events)
     finally:
         sub_writer.close()
         stay_writer.close()
@@ -208,37 +168,70 @@ def simulate_to(
     return summary
 
 
-def _subscriber_table(world, pop, mov, stays: pa.Table, e164: np.ndarray) -> pa.Table:
-    n = len(pop)
-    plmn = np.array([c.plmn for c in CARRIERS], dtype=object)
-    passing = stays.filter(stays["on_the_move"])["msisdn"].to_numpy(zero_copy_only=False)
-    transit = np.isin(e164, passing)
-    abroad = stays.filter(pa.compute.equal(pa.compute.utf8_length(stays["place_code"]), 2))
-    roaming = np.isin(e164, abroad["msisdn"].to_numpy(zero_copy_only=False))
-    zeros = np.zeros(n, bool)
-    return pa.table(
-        {
-            "msisdn": pa.array(e164, pa.string()),
-            "carrier": pa.array(plmn[pop.carrier], pa.string()),
-            "carrier_after_port": pa.array(plmn[pop.port_carrier], pa.string()),
-            "home_county": pa.array(world.county_code[pop.home_county], pa.string()),
-            "home_prefecture": pa.array(
-                world.prefecture_code[world.county_prefecture[pop.home_county]], pa.string()
-            ),
-            "border_resident": pop.border_resident,
-            "transit": transit,
-            "sparse": pop.sparse,
-            "roaming": roaming,
-            "ported": pop.ported,
-            "new_sim": pop.new_sim,
-            "night_off": pop.night_off,
-            "worker": pop.worker,
-            "traveller": mov.tags.get("traveller", zeros),
-            "day_tripper": mov.tags.get("day_trips", zeros),
-            "migrant": mov.tags.get("migrant", zeros),
-            "lockdown_leaver": mov.tags.get("lockdown_leaver", zeros),
-            "activation_utc_s": pa.array(pop.activation_s, pa.int64(), mask=~pop.new_sim),
-            "port_utc_s": pa.array(pop.port_s, pa.int64(), mask=~pop.ported),
-        },
-        schema=SUBSCRIBERS_SCHEMA,
-    )
+def _run_chunks(
+    setup: SimulationSetup, jobs: list[tuple[int, int, int]], workers: int
+) -> Iterator[ChunkResult]:
+    """Chunk results in chunk order, computed here or by up to `workers` worker processes."""
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        for job in jobs:
+            yield simulate_chunk(setup, *job)
+        return
+    # Spawned, not forked: forking a process that has run Arrow's and the KD-tree's threads is not
+    # safe in general; the world travels once per worker instead (a few MB pickled).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(setup,)
+    ) as pool:
+        pending: deque[Future[ChunkResult]] = deque()
+        queue = iter(jobs)
+        try:
+            for job in queue:
+                pending.append(pool.submit(_worker_chunk, *job))
+                if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                next_job = next(queue, None)
+                if next_job is not None:
+                    pending.append(pool.submit(_worker_chunk, *next_job))
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+_WORKER_SETUP: SimulationSetup | None = None
+
+
+def _init_worker(setup: SimulationSetup) -> None:
+    global _WORKER_SETUP
+    _WORKER_SETUP = setup
+    _keep_freed_memory()
+
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_TRIM_THRESHOLD_BYTES = 1 << 30
+
+
+def _keep_freed_memory() -> None:
+    """Let a worker reuse the memory it frees instead of handing it back to the kernel.
+
+    A chunk allocates and frees arrays of tens of MB by the hundred; by default each is mapped
+    fresh and the kernel zeroes every page again (the largest item of a `perf` profile, ~30 %).
+    The worker's peak stays what one chunk needs. Only worker processes are tuned, never the caller.
+    """
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: keep the allocator's defaults
+        return
+    libc.mallopt(_M_MMAP_MAX, 0)
+    libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
+
+
+def _worker_chunk(part: int, first: int, n: int) -> ChunkResult:
+    if _WORKER_SETUP is None:
+        raise RuntimeError("simulation worker used before its initializer ran")
+    return simulate_chunk(_WORKER_SETUP, part, first, n)

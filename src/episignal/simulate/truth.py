@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from episignal.simulate.carriers import FOREIGN_NETWORKS
+from episignal.simulate.legs import counties_along_legs
 from episignal.simulate.movement import MODE_NONE, MODE_PLANE, Movement
 from episignal.simulate.population import Population
 from episignal.simulate.world import World
@@ -73,23 +74,39 @@ def true_stays(
     k = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
     a_start = t0[li] + k * TRUTH_SAMPLE_S
     a_end = np.minimum(a_start + TRUTH_SAMPLE_S, t1[li])
-    f = (((a_start + a_end) / 2 - t0[li]) / np.maximum(t1 - t0, 1)[li])[:, None]
-    xyz = mov.pos_xyz[mov.pos[leg - 1]][li] * (1 - f) + mov.pos_xyz[mov.pos[leg]][li] * f
-    county = world.county_of(xyz)
+    a_xyz, b_xyz = mov.pos_xyz[mov.pos[leg - 1]], mov.pos_xyz[mov.pos[leg]]
+    span = np.maximum(t1 - t0, 1)
 
-    sub = np.concatenate([s_sub, mov.sub[leg][li]])
-    start = np.concatenate([s_start, a_start])
-    end = np.concatenate([s_end, a_end])
+    def sample_xyz(i: np.ndarray) -> np.ndarray:
+        f = (((a_start[i] + a_end[i]) / 2 - t0[li[i]]) / span[li[i]])[:, None]
+        return a_xyz[li[i]] * (1 - f) + b_xyz[li[i]] * f
+
+    last = np.cumsum(n) - 1
+    county = counties_along_legs(world, sample_xyz, last - n + 1, last)
+    # Consecutive minutes of a leg in the same county are one piece: the merge below would join
+    # them anyway, and the county's share of the stay is the same sum of seconds.
+    run = np.ones(len(li), bool)
+    run[1:] = (li[1:] != li[:-1]) | (county[1:] != county[:-1])
+    r_first = np.flatnonzero(run)
+    r_last = np.concatenate((r_first[1:], [len(li)])) - 1
+    county = county[r_first]
+
+    sub = np.concatenate([s_sub, mov.sub[leg][li[r_first]]])
+    start = np.concatenate([s_start, a_start[r_first]])
+    end = np.concatenate([s_end, a_end[r_last]])
     place = np.concatenate([s_place, world.county_prefecture[county]])
     cty = np.concatenate([s_county, county])
-    moving = np.concatenate([np.zeros(len(s_sub), bool), np.ones(len(li), bool)])
+    moving = np.concatenate([np.zeros(len(s_sub), bool), np.ones(len(r_first), bool)])
 
     # Nothing counts before activation; nothing after the simulated window.
     start = np.maximum(start, pop.activation_s[sub])
     end = np.minimum(end, window_end_s)
     keep = end > start
     sub, start, end, place, cty, moving = (x[keep] for x in (sub, start, end, place, cty, moving))
-    order = np.lexsort((start, sub))
+    # By (subscriber, start): one packed key, and both halves are already in that order, so the
+    # stable sort is a merge.
+    key = (sub.astype(np.int64) << 40) | (start - (start.min() if len(start) else 0))
+    order = np.argsort(key, kind="stable")
     sub, start, end, place, cty, moving = (x[order] for x in (sub, start, end, place, cty, moving))
 
     # Merge consecutive pieces in the same place with no gap (a flight is a gap).
