@@ -9,6 +9,7 @@ nothing.
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import uuid
@@ -39,6 +40,8 @@ EVENT_COLUMNS = ("subscriber", "ts_utc_s", "cell_id", "event_type")
 # A delimiter that never occurs in text exports, so that the CSV reader hands us whole lines and
 # field splitting (and counting) stays ours: a wrong field count is quarantined, not an error.
 _WHOLE_LINE_DELIMITER = "\x1f"
+_SECONDS_PER_DAY = 86_400
+_EPOCH_DATE = datetime.date(1970, 1, 1)
 
 
 class IngestError(ValueError):
@@ -97,6 +100,11 @@ class IngestReport:
         return json.dumps(d, ensure_ascii=False)
 
 
+def _local_date(day: int) -> str:
+    """Partition name of a local day number (days since 1970-01-01), e.g. "2020-01-23"."""
+    return (_EPOCH_DATE + datetime.timedelta(days=day)).isoformat()
+
+
 def _read_lines(con: ibis.BaseBackend, fmt: FeedFormat, path: Path, file_id: int) -> ir.Table:
     """lines(file_id, line_no, line) of one text file, header and empty lines left out."""
     t = con.read_csv(
@@ -143,7 +151,7 @@ def _mask_field(field_: ir.StringValue) -> ir.StringValue:
     return (n >= 8).ifelse(field_.left(3) + "****" + field_.right(4), ibis.literal("*").repeat(n))
 
 
-def _classify(parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
+def _classify(fmt: FeedFormat, parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
     """Parsed rows → file_id, line_no, reason, line, field, e164, ts_utc_s, cell_idx, event_type_id.
 
     Only narrow typed columns are kept for every row: ``line`` and ``field`` (needed to write the
@@ -157,7 +165,7 @@ def _classify(parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
             joined.ts_utc_s.isnull() | (joined.ts_utc_s < EARLIEST_EVENT_UTC_S),
             Reason.BAD_TIME.value,
         ),
-        (joined.cell_id.isnull(), Reason.BAD_CELL_ID.value),
+        (joined.cell_idx.isnull() & ~fmt.cell_id_ok(joined.cell_id), Reason.BAD_CELL_ID.value),
         (joined.event_type_id.isnull(), Reason.BAD_EVENT_TYPE.value),
         (joined.cell_idx.isnull(), Reason.UNKNOWN_CELL.value),
         (joined.ts_utc_s > now_utc_s + CLOCK_SKEW_TOLERANCE_S, Reason.FUTURE_TIME.value),
@@ -270,10 +278,12 @@ def ingest_files(
     for n, p in enumerate(paths):
         file_id = file_ids[str(p)]
         if p.suffix == ".parquet":
-            parsed = FORMATS["canonical"].parse(_read_parquet_lines(con, p, file_id))
+            file_fmt = FORMATS["canonical"]
+            parsed = file_fmt.parse(_read_parquet_lines(con, p, file_id))
         else:
+            file_fmt = fmt
             parsed = fmt.parse(_read_lines(con, fmt, p, file_id))
-        rows = _classify(parsed, cells, now)
+        rows = _classify(file_fmt, parsed, cells, now)
         if n == 0:
             classified = con.create_table(classified_name, rows, temp=True)
         else:
@@ -303,7 +313,6 @@ def ingest_files(
     )
     unique = unique.join(cells, "cell_idx")
     carrier_code = carrier or fmt.carrier
-    local_day = ((unique.ts_utc_s + LOCAL_UTC_OFFSET_S) // 86400 * 86400).as_timestamp("s")
     fresh = con.create_table(
         f"fresh_{tag}",
         unique.select(
@@ -313,12 +322,15 @@ def ingest_files(
             "event_type_id",
             "first_file",
             carrier=ibis.literal(carrier_code) if carrier_code else unique.cell_carrier,
-            local_date=local_day.date().cast(dt.string),
+            # The local day as a day number: an integer is cheap to compute, keep and filter on;
+            # only the few distinct ones are turned into partition names.
+            local_day=((unique.ts_utc_s + LOCAL_UTC_OFFSET_S) // _SECONDS_PER_DAY).cast(dt.int32),
         ),
         temp=True,
     )
-    affected = con.to_pyarrow(fresh.select("local_date", "carrier").distinct()).to_pylist()
-    affected_keys = sorted({(r["local_date"], r["carrier"]) for r in affected})
+    affected = con.to_pyarrow(fresh.select("local_day", "carrier").distinct()).to_pylist()
+    day_keys = sorted({(r["local_day"], r["carrier"]) for r in affected})
+    affected_keys = [(_local_date(day), carrier_of_day) for day, carrier_of_day in day_keys]
     events = VersionedDataset(layout.events)
     existing_files = events.files_of(
         [(("local_date", d), ("carrier", c)) for d, c in affected_keys]
@@ -345,11 +357,11 @@ def ingest_files(
     # ---- write events and quarantine atomically, each ------------------------------------------
     progress("write")
     with events.change() as staging:
-        for local_date, carrier_of_part in affected_keys:
-            part = (("local_date", local_date), ("carrier", carrier_of_part))
+        for day, carrier_of_part in day_keys:
+            part = (("local_date", _local_date(day)), ("carrier", carrier_of_part))
             old_files = events.files_of([part])
             rows = _named(
-                fresh.filter((fresh.local_date == local_date) & (fresh.carrier == carrier_of_part)),
+                fresh.filter((fresh.local_day == day) & (fresh.carrier == carrier_of_part)),
                 pseudonyms,
                 cells,
             )
