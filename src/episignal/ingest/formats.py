@@ -137,7 +137,7 @@ class FeedFormat:
     cell_id_ok: Callable[[ir.StringValue], ir.BooleanValue] = lambda c: c.notnull()
 
     def parse(self, lines: ir.Table) -> ir.Table:
-        """lines(file_id, line_no, line) → lines + parsed columns (see module doc).
+        """lines(file_id, line) → lines + parsed columns (see module doc).
 
         Parsed values are meaningless when ``fields_ok`` is false; classification checks it first.
         """

@@ -13,6 +13,7 @@ import datetime
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -105,8 +106,8 @@ def _local_date(day: int) -> str:
     return (_EPOCH_DATE + datetime.timedelta(days=day)).isoformat()
 
 
-def _read_lines(con: ibis.BaseBackend, fmt: FeedFormat, path: Path, file_id: int) -> ir.Table:
-    """lines(file_id, line_no, line) of one text file, header and empty lines left out."""
+def _csv_lines(con: ibis.BaseBackend, path: Path, skip: int = 0) -> ir.Table:
+    """line of each physical line of a text file after the first ``skip`` (empty ones as NULL)."""
     t = con.read_csv(
         str(path),
         columns={"line": "VARCHAR"},
@@ -115,20 +116,42 @@ def _read_lines(con: ibis.BaseBackend, fmt: FeedFormat, path: Path, file_id: int
         escape="",
         header=False,
         auto_detect=False,
+        skip=skip,
     )
     # tolerate CRLF exports; a suffix test is cheaper than a regex on every line
-    line = t.line.endswith("\r").ifelse(t.line.substr(0, t.line.length() - 1), t.line)
-    # One file per read: the reader keeps file order (preserve_insertion_order), so a row number
-    # over the whole read is the line number, and DuckDB computes it streaming, without a sort.
-    t = t.select(
-        file_id=ibis.literal(file_id, dt.int32), line_no=ibis.row_number().over() + 1, line=line
+    return t.select(
+        line=t.line.endswith("\r").ifelse(t.line.substr(0, t.line.length() - 1), t.line)
     )
-    if fmt.header is not None:
-        t = t.filter(~((t.line_no == 1) & (t.line == fmt.header)))
+
+
+def _skipped_header(con: ibis.BaseBackend, fmt: FeedFormat, path: Path) -> int:
+    """1 if the file starts with the format's header line (left out), else 0."""
+    if fmt.header is None:
+        return 0
+    first = con.to_pyarrow(_csv_lines(con, path).limit(1))["line"].to_pylist()
+    return int(first == [fmt.header])
+
+
+def _read_lines(con: ibis.BaseBackend, path: Path, file_id: int, skip: int) -> ir.Table:
+    """lines(file_id, line) of one text file, header and empty lines left out, unnumbered.
+
+    Line numbers are only needed for the few quarantined rows (``_numbered_lines`` finds them
+    afterwards): numbering every line while parsing would make the parse one sequential stream.
+    """
+    t = _csv_lines(con, path, skip)
+    return t.select(file_id=ibis.literal(file_id, dt.int32), line=t.line).filter(t.line != "")
+
+
+def _numbered_lines(con: ibis.BaseBackend, path: Path, skip: int) -> ir.Table:
+    """lines(line_no, line) of one text file, like ``_read_lines`` but with 1-based line numbers."""
+    t = _csv_lines(con, path, skip)
+    # The reader keeps file order (preserve_insertion_order), so a row number over the whole read
+    # is the line number, and DuckDB computes it streaming, without a sort.
+    t = t.select(line_no=ibis.row_number().over() + 1 + skip, line=t.line)
     return t.filter(t.line != "")
 
 
-def _read_parquet_lines(con: ibis.BaseBackend, path: Path, file_id: int) -> ir.Table:
+def _parquet_rows(con: ibis.BaseBackend, path: Path) -> ir.Table:
     """Canonical Parquet, validated by the same parser as the CSV: each row is rendered as a line.
 
     A timestamp column is taken as UTC (rendered with "Z"); a text column must carry its offset.
@@ -140,9 +163,38 @@ def _read_parquet_lines(con: ibis.BaseBackend, path: Path, file_id: int) -> ir.T
         + [ts.fill_null("")]
         + [t[c].cast(dt.string).fill_null("") for c in ("cell_id", "event_type")]
     )
-    return t.select(
-        file_id=ibis.literal(file_id, dt.int32), line_no=ibis.row_number().over() + 1, line=line
-    )
+    return t.select(line=line)
+
+
+def _read_parquet_lines(con: ibis.BaseBackend, path: Path, file_id: int) -> ir.Table:
+    return _parquet_rows(con, path).mutate(file_id=ibis.literal(file_id, dt.int32))
+
+
+def _numbered_parquet_lines(con: ibis.BaseBackend, path: Path) -> ir.Table:
+    t = _parquet_rows(con, path)
+    return t.select(line_no=ibis.row_number().over() + 1, line=t.line)
+
+
+def _quarantined_rows(
+    con: ibis.BaseBackend,
+    classified: ir.Table,
+    numbered: ir.Table,
+    file_id: int,
+    n_bad: int,
+) -> pa.Table:
+    """line_no, reason, line, field of one file's quarantined rows.
+
+    A row's reason depends on its text alone (registry and clock are fixed for the run), so the
+    lines whose text is among the quarantined texts are exactly the quarantined rows; the scan
+    stops as soon as all ``n_bad`` of them are found.
+    """
+    bad = classified.filter((classified.file_id == file_id) & classified.reason.notnull())
+    bad = bad.select("line", "reason", "field").distinct()
+    found = numbered.semi_join(bad, "line").limit(n_bad)
+    rows = con.to_pyarrow(found.join(bad, "line").select("line_no", "reason", "line", "field"))
+    if rows.num_rows != n_bad:  # would mean a row was lost: never expected, always loud
+        raise RuntimeError(f"found {rows.num_rows} of {n_bad} quarantined lines again")
+    return rows
 
 
 def _mask_field(field_: ir.StringValue) -> ir.StringValue:
@@ -152,7 +204,7 @@ def _mask_field(field_: ir.StringValue) -> ir.StringValue:
 
 
 def _classify(fmt: FeedFormat, parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
-    """Parsed rows → file_id, line_no, reason, line, field, e164, ts_utc_s, cell_idx, event_type_id.
+    """Parsed rows → file_id, reason, line, field, e164, ts_utc_s, cell_idx, event_type_id.
 
     Only narrow typed columns are kept for every row: ``line`` and ``field`` (needed to write the
     masked quarantine) only where the row is quarantined, the cell as its index in ``cells``.
@@ -175,7 +227,6 @@ def _classify(fmt: FeedFormat, parsed: ir.Table, cells: ir.Table, now_utc_s: int
     bad = t.reason.notnull()
     return t.select(
         "file_id",
-        "line_no",
         "reason",
         line=bad.ifelse(t.line, ibis.null(dt.string)),
         field=bad.ifelse(t.field, ibis.null(dt.string)),
@@ -275,6 +326,7 @@ def ingest_files(
     # Of exact duplicates in different files, the one in the first file (by path) is accepted.
     file_ids = {name: i for i, name in enumerate(sorted({str(p) for p in paths}))}
     classified_name = f"classified_{tag}"
+    skips: dict[int, int] = {}
     for n, p in enumerate(paths):
         file_id = file_ids[str(p)]
         if p.suffix == ".parquet":
@@ -282,7 +334,8 @@ def ingest_files(
             parsed = file_fmt.parse(_read_parquet_lines(con, p, file_id))
         else:
             file_fmt = fmt
-            parsed = fmt.parse(_read_lines(con, fmt, p, file_id))
+            skips[file_id] = _skipped_header(con, fmt, p)
+            parsed = fmt.parse(_read_lines(con, p, file_id, skips[file_id]))
         rows = _classify(file_fmt, parsed, cells, now)
         if n == 0:
             classified = con.create_table(classified_name, rows, temp=True)
@@ -377,7 +430,28 @@ def ingest_files(
 
     n_quarantined = sum(r.quarantined_total for r in reports.values())
     if n_quarantined:
-        quarantined = classified.filter(classified.reason.notnull())
+        progress("quarantine")
+        times_given = Counter(str(p) for p in paths)
+        parts = []
+        for name, file_id in file_ids.items():
+            n_bad = reports[name].quarantined_total // times_given[name]
+            if not n_bad:
+                continue
+            path = Path(name)
+            if path.suffix == ".parquet":
+                numbered = _numbered_parquet_lines(con, path)
+            else:
+                numbered = _numbered_lines(con, path, skips[file_id])
+            rows = _quarantined_rows(con, classified, numbered, file_id, n_bad)
+            parts += [
+                rows.append_column("file_id", pa.array([file_id] * rows.num_rows, pa.int32()))
+            ]
+            parts += parts[-1:] * (times_given[name] - 1)  # a file given twice is read twice
+        # A DuckDB table rather than the Arrow one: its statistics tell the Parquet writer that
+        # line_no and reason have no NULLs, which the stored schema records.
+        quarantined = con.create_table(
+            f"quarantined_{tag}", ibis.memtable(pa.concat_tables(parts)), temp=True
+        )
         names = ibis.memtable(
             pa.table(
                 {
