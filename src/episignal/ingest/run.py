@@ -355,6 +355,26 @@ def ingest_files(
         else:
             report.quarantined[row["reason"]] = row["n"]
 
+    n_quarantined = sum(r.quarantined_total for r in reports.values())
+    parts: list[pa.Table] = []
+    if n_quarantined:
+        progress("quarantine")  # numbered before anything is written: a miss aborts the run
+        times_given = Counter(str(p) for p in paths)
+        for name, file_id in file_ids.items():
+            n_bad = reports[name].quarantined_total // times_given[name]
+            if not n_bad:
+                continue
+            path = Path(name)
+            if path.suffix == ".parquet":
+                numbered = _numbered_parquet_lines(con, path)
+            else:
+                numbered = _numbered_lines(con, path, skips[file_id])
+            rows = _quarantined_rows(con, classified, numbered, file_id, n_bad)
+            parts += [
+                rows.append_column("file_id", pa.array([file_id] * rows.num_rows, pa.int32()))
+            ]
+            parts += parts[-1:] * (times_given[name] - 1)  # a file given twice is read twice
+
     # ---- deduplicate: one row per event, the first occurrence's file credited -----------------
     progress("deduplicate")
     valid = classified.filter(classified.reason.isnull())
@@ -428,25 +448,7 @@ def ingest_files(
             # partition rather than the batch.
             con.to_parquet(rows, staging.partition_dir(part) / "part-0000.parquet")
 
-    n_quarantined = sum(r.quarantined_total for r in reports.values())
     if n_quarantined:
-        progress("quarantine")
-        times_given = Counter(str(p) for p in paths)
-        parts = []
-        for name, file_id in file_ids.items():
-            n_bad = reports[name].quarantined_total // times_given[name]
-            if not n_bad:
-                continue
-            path = Path(name)
-            if path.suffix == ".parquet":
-                numbered = _numbered_parquet_lines(con, path)
-            else:
-                numbered = _numbered_lines(con, path, skips[file_id])
-            rows = _quarantined_rows(con, classified, numbered, file_id, n_bad)
-            parts += [
-                rows.append_column("file_id", pa.array([file_id] * rows.num_rows, pa.int32()))
-            ]
-            parts += parts[-1:] * (times_given[name] - 1)  # a file given twice is read twice
         # A DuckDB table rather than the Arrow one: its statistics tell the Parquet writer that
         # line_no and reason have no NULLs, which the stored schema records.
         quarantined = con.create_table(
