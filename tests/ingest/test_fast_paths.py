@@ -200,3 +200,40 @@ def test_each_sub_command_alone_has_the_full_apps_help(name: str) -> None:
     full = runner.invoke(full_app(), [name, "--help"], env={"COLUMNS": "100"})
     assert alone.exit_code == full.exit_code == 0
     assert alone.output == full.output
+
+
+# ---- quarantine: lines are numbered after the (unnumbered, parallel) parse ----------------------
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_quarantined_rows_keep_their_line_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str
+) -> None:
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "44" * 32)
+    good = "+8613800138000,2020-01-20T08:15:00+08:00,46000-1-1,data"
+    lines = [
+        "msisdn,ts,cell_id,event_type",  # 1: header, left out
+        good,  # 2
+        "",  # 3: blank, left out but counted in the numbering
+        "x,y",  # 4: field count
+        good,  # 5: duplicate
+        "msisdn,ts,cell_id,event_type",  # 6: a header copy mid-file is a bad row
+        "x,y",  # 7: the same bad text again
+        "+8613800138000,2020-01-20T08:16:00+08:00,46000-1-99,data",  # 8: unknown cell
+    ]
+    feed = tmp_path / "e.csv"
+    feed.write_bytes(newline.join(lines).encode() + newline.encode())
+    data = tmp_path / "data"
+    report = ingest_files(data, "canonical", [feed], cells_path=write_cells(tmp_path / "c.csv"))
+    (f,) = report.files
+    assert (f.rows_read, f.accepted, f.duplicates) == (6, 1, 1)
+    files = [str(p) for p in VersionedDataset(Layout(data).quarantine).files()]
+    rows = duckdb.sql(
+        f"SELECT line_no, reason, line FROM read_parquet({files}) ORDER BY line_no"
+    ).fetchall()
+    assert rows == [
+        (4, "field_count", "*,y"),
+        (6, "bad_number", "******,ts,cell_id,event_type"),
+        (7, "field_count", "*,y"),
+        (8, "unknown_cell", "+86****8000,2020-01-20T08:16:00+08:00,46000-1-99,data"),
+    ]
