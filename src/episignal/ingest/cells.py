@@ -7,8 +7,12 @@ deepest overlap). The engine uses it to tell ping-pong between two cities from a
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from scipy.spatial import cKDTree
 
-from episignal.geo import divisions
-from episignal.geo.places import HOME_COUNTRY
 from episignal.lake import VersionedDataset
 
 CELLS_PARTITION = (("registry", "cells"),)
@@ -27,6 +28,13 @@ CELL_COLUMNS = ("cell_id", "carrier", "lon", "lat", "radius_m", "county_code", "
 BORDER_NEIGHBOURS = 24  # overlaps are looked for among this many nearest cells
 EARTH_RADIUS_M = 6_371_000.0
 _CELL_ID_RE = re.compile(r"[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}")  # PLMN-AREA-CELL
+# Written next to the registry's versions after each merge: the cells file's digest and the
+# report, for the registry version that merge left. Merging the same file into that version again
+# changes nothing, so a repeated ``--cells`` (every ingest passes it) skips the validation.
+LAST_MERGE = "last-merge.json"
+MERGE_LOCK = "merge.lock"
+# Bump when validation or placement rules change, so that a remembered merge is not trusted.
+CELL_RULES_VERSION = 1
 
 
 class CellsFileError(ValueError):
@@ -58,6 +66,10 @@ def read_cells_file(path: Path) -> pa.Table:
 
 def _validate(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
     """Typed, placed cells and the count of rejected rows per reason."""
+    # Imported here: the gazetteer is only needed when a cells file is actually validated.
+    from episignal.geo import divisions
+    from episignal.geo.places import HOME_COUNTRY
+
     table_divs = divisions()
     rows = table.to_pylist()
     reasons: dict[str, int] = {}
@@ -124,6 +136,8 @@ def border_alternates(
     lon: np.ndarray, lat: np.ndarray, radius_m: np.ndarray, place: np.ndarray
 ) -> np.ndarray:
     """For each cell, the other place whose cells' coverage overlaps it most, or "" if none."""
+    from scipy.spatial import cKDTree  # imported here: only a changed cells file needs it
+
     n = len(lon)
     out = np.full(n, "", dtype=object)
     if n < 2:
@@ -146,8 +160,63 @@ def border_alternates(
     return out
 
 
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _remembered(registry: VersionedDataset, digest: str) -> CellsReport | None:
+    """The report of merging this very file into the current registry version, if that was done."""
+    try:
+        last = json.loads((registry.root / LAST_MERGE).read_text())
+    except (OSError, ValueError):
+        return None
+    current = registry.current_version()
+    if (
+        current is None
+        or last.get("version") != current
+        or last.get("sha256") != digest
+        or last.get("rules") != CELL_RULES_VERSION
+    ):
+        return None
+    return CellsReport(**last["report"])
+
+
+def _remember(registry: VersionedDataset, digest: str, report: CellsReport) -> None:
+    record = {
+        "version": registry.current_version(),
+        "sha256": digest,
+        "rules": CELL_RULES_VERSION,
+        "report": asdict(report),
+    }
+    tmp = registry.root / f".{LAST_MERGE}.{os.getpid()}"
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, registry.root / LAST_MERGE)  # readers see the old record or the new one
+
+
 def ingest_cells(path: Path, registry: VersionedDataset) -> CellsReport:
-    """Merge a cells file into the registry (same cell_id: the new row wins); atomic."""
+    """Merge a cells file into the registry (same cell_id: the new row wins); atomic.
+
+    Merging is idempotent, so when this file (same bytes) was the last one merged and the registry
+    has not changed since, the remembered report is returned without reading it again.
+    """
+    digest = _digest(path)
+    registry.root.mkdir(parents=True, exist_ok=True)
+    # One merge at a time from check to record, so the record names the version this merge left.
+    with open(registry.root / MERGE_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        remembered = _remembered(registry, digest)
+        if remembered is not None:
+            return remembered
+        report = _merge_cells(path, registry)
+        _remember(registry, digest, report)
+        return report
+
+
+def _merge_cells(path: Path, registry: VersionedDataset) -> CellsReport:
     raw = read_cells_file(path)
     new, reasons = _validate(raw)
     old_files = registry.files()

@@ -36,6 +36,13 @@ def try_strptime(s, fmt):  # DuckDB: NULL instead of an error
     ...
 
 
+@ibis.udf.scalar.builtin(
+    name="try_strptime", signature=((dt.string, dt.string), dt.Timestamp(timezone="UTC"))
+)
+def try_strptime_tz(s, fmt):  # the same function: given %z, DuckDB returns a TIMESTAMPTZ
+    ...
+
+
 def stage(t: ir.Table) -> ir.Table:
     """A projection boundary: Ibis would otherwise inline each column into every use of it."""
     return t.view()
@@ -73,6 +80,31 @@ def iso8601_epoch_s(raw: ir.StringValue) -> ir.IntegerValue:
     return raw.re_search(_ISO8601_WITH_OFFSET_RE).ifelse(ts.epoch_seconds(), ibis.null(dt.int64))
 
 
+# The shape nearly every feed writes ("2020-01-18T21:13:29+08:00"): fixed width, so a LIKE (much
+# cheaper than the regex) and a fixed-format parse (cheaper than the general cast) suffice.
+_ISO8601_FIXED_SHAPE = "____-__-__T__:__:_____:__"
+_ISO8601_FIXED_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
+_US_PER_S = 1_000_000
+
+
+@ibis.udf.scalar.builtin(signature=((dt.Timestamp(timezone="UTC"),), dt.int64))
+def epoch_us(ts):  # DuckDB: microseconds since the epoch of an instant (no time zone conversion)
+    ...
+
+
+def iso8601_epoch_s_fast(raw: ir.StringValue) -> ir.IntegerValue:
+    """``iso8601_epoch_s`` with a fast path for the fixed-width form; the same result for any text.
+
+    Only a value the fixed-format parser accepts takes the fast path; everything else (other
+    shapes, and fixed-width values it rejects such as 24:00:00) goes through the general parser.
+    COALESCE evaluates the general parser only for the rows still NULL.
+    """
+    fast = raw.like(_ISO8601_FIXED_SHAPE).ifelse(
+        epoch_us(try_strptime_tz(raw, _ISO8601_FIXED_FORMAT)) // _US_PER_S, ibis.null(dt.int64)
+    )
+    return fast.coalesce(iso8601_epoch_s(raw))
+
+
 def _decimal(raw: ir.StringValue) -> ir.IntegerValue:
     return raw.re_search(r"^[0-9]{1,10}$").ifelse(raw.try_cast(dt.int64), ibis.null(dt.int64))
 
@@ -100,9 +132,12 @@ class FeedFormat:
     carrier: str | None  # PLMN of the exporting carrier (None: from the cells file)
     # fields table (f0 … f{n_fields-1}, NULL where a line is short) → with the parsed columns
     parse_fields: Callable[[ir.Table], ir.Table]
+    # Is a parsed cell_id that is not in the registry well-formed (unknown_cell) or not
+    # (bad_cell_id)? Asked only for cells missing from the registry, whose ids are all well-formed.
+    cell_id_ok: Callable[[ir.StringValue], ir.BooleanValue] = lambda c: c.notnull()
 
     def parse(self, lines: ir.Table) -> ir.Table:
-        """lines(file_id, line_no, line) → lines + parsed columns (see module doc).
+        """lines(file_id, line) → lines + parsed columns (see module doc).
 
         Parsed values are meaningless when ``fields_ok`` is false; classification checks it first.
         """
@@ -187,16 +222,39 @@ def _parse_c(f: ir.Table) -> ir.Table:
     )
 
 
+# E.164 digits after an optional "+": the canonical number field once separators are removed.
+_E164_BODY_RE = r"(?:861[3-9][0-9]{9}|(?:[1-79][0-9]|8[0-57-9])[0-9]{6,13})"
+_PLAIN_E164_RE = rf"^\+?{_E164_BODY_RE}$"
+_PLAIN_E164_GROUP_RE = rf"^\+?({_E164_BODY_RE})$"
+_CANONICAL_CELL_ID_RE = r"^[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}$"
+
+
+def canonical_e164(raw: ir.StringValue) -> ir.IntegerValue:
+    """E.164 digits (as an integer) of a canonical number field, "+" optional; NULL if invalid.
+
+    The same result as ``e164_digits`` of the field with a "+" put in front when it has none
+    (the canonical contract: E.164 digits, leading "+" allowed), written so that the common case
+    is cheap: a field that is already plain digits needs one regex and a cast (the cast drops the
+    "+"). The rest (separators) goes through one expression without repeated parts, so DuckDB
+    evaluates it for those rows only instead of hoisting parts of it out for every row.
+    """
+    stripped = raw.re_replace(_SEPARATORS_RE, "")
+    general = stripped.re_extract(_PLAIN_E164_GROUP_RE, 1).try_cast(dt.int64)  # "" → NULL
+    return raw.re_search(_PLAIN_E164_RE).ifelse(raw.cast(dt.int64), general)
+
+
 def _parse_canonical(f: ir.Table) -> ir.Table:
-    f = stage(f.mutate(_number=strip_separators(f.f0.startswith("+").ifelse(f.f0, "+" + f.f0))))
     return f.mutate(
-        e164=e164_of_stripped(f._number),
-        ts_utc_s=iso8601_epoch_s(f.f1),
-        cell_id=f.f2.re_search(r"^[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}$").ifelse(
-            f.f2, ibis.null(dt.string)
-        ),
+        e164=canonical_e164(f.f0),
+        ts_utc_s=iso8601_epoch_s_fast(f.f1),
+        # Checked against the registry first; the shape only where the registry has no such cell.
+        cell_id=f.f2,
         event_type_id=_event(f.f3, {e: e for e in EVENT_TYPES}),
     )
+
+
+def _canonical_cell_id_ok(cell_id: ir.StringValue) -> ir.BooleanValue:
+    return cell_id.re_search(_CANONICAL_CELL_ID_RE)
 
 
 FORMATS: dict[str, FeedFormat] = {
@@ -206,6 +264,12 @@ FORMATS: dict[str, FeedFormat] = {
     ),
     "carrier-c": FeedFormat("carrier-c", "\t", 4, "user\ttime\tecgi\ttype", "46011", _parse_c),
     "canonical": FeedFormat(
-        "canonical", ",", 4, "msisdn,ts,cell_id,event_type", None, _parse_canonical
+        "canonical",
+        ",",
+        4,
+        "msisdn,ts,cell_id,event_type",
+        None,
+        _parse_canonical,
+        _canonical_cell_id_ok,
     ),
 }

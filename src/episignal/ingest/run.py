@@ -9,9 +9,11 @@ nothing.
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +41,8 @@ EVENT_COLUMNS = ("subscriber", "ts_utc_s", "cell_id", "event_type")
 # A delimiter that never occurs in text exports, so that the CSV reader hands us whole lines and
 # field splitting (and counting) stays ours: a wrong field count is quarantined, not an error.
 _WHOLE_LINE_DELIMITER = "\x1f"
+_SECONDS_PER_DAY = 86_400
+_EPOCH_DATE = datetime.date(1970, 1, 1)
 
 
 class IngestError(ValueError):
@@ -97,8 +101,13 @@ class IngestReport:
         return json.dumps(d, ensure_ascii=False)
 
 
-def _read_lines(con: ibis.BaseBackend, fmt: FeedFormat, path: Path, file_id: int) -> ir.Table:
-    """lines(file_id, line_no, line) of one text file, header and empty lines left out."""
+def _local_date(day: int) -> str:
+    """Partition name of a local day number (days since 1970-01-01), e.g. "2020-01-23"."""
+    return (_EPOCH_DATE + datetime.timedelta(days=day)).isoformat()
+
+
+def _csv_lines(con: ibis.BaseBackend, path: Path, skip: int = 0) -> ir.Table:
+    """line of each physical line of a text file after the first ``skip`` (empty ones as NULL)."""
     t = con.read_csv(
         str(path),
         columns={"line": "VARCHAR"},
@@ -107,20 +116,42 @@ def _read_lines(con: ibis.BaseBackend, fmt: FeedFormat, path: Path, file_id: int
         escape="",
         header=False,
         auto_detect=False,
+        skip=skip,
     )
     # tolerate CRLF exports; a suffix test is cheaper than a regex on every line
-    line = t.line.endswith("\r").ifelse(t.line.substr(0, t.line.length() - 1), t.line)
-    # One file per read: the reader keeps file order (preserve_insertion_order), so a row number
-    # over the whole read is the line number, and DuckDB computes it streaming, without a sort.
-    t = t.select(
-        file_id=ibis.literal(file_id, dt.int32), line_no=ibis.row_number().over() + 1, line=line
+    return t.select(
+        line=t.line.endswith("\r").ifelse(t.line.substr(0, t.line.length() - 1), t.line)
     )
-    if fmt.header is not None:
-        t = t.filter(~((t.line_no == 1) & (t.line == fmt.header)))
+
+
+def _skipped_header(con: ibis.BaseBackend, fmt: FeedFormat, path: Path) -> int:
+    """1 if the file starts with the format's header line (left out), else 0."""
+    if fmt.header is None:
+        return 0
+    first = con.to_pyarrow(_csv_lines(con, path).limit(1))["line"].to_pylist()
+    return int(first == [fmt.header])
+
+
+def _read_lines(con: ibis.BaseBackend, path: Path, file_id: int, skip: int) -> ir.Table:
+    """lines(file_id, line) of one text file, header and empty lines left out, unnumbered.
+
+    Line numbers are only needed for the few quarantined rows (``_numbered_lines`` finds them
+    afterwards): numbering every line while parsing would make the parse one sequential stream.
+    """
+    t = _csv_lines(con, path, skip)
+    return t.select(file_id=ibis.literal(file_id, dt.int32), line=t.line).filter(t.line != "")
+
+
+def _numbered_lines(con: ibis.BaseBackend, path: Path, skip: int) -> ir.Table:
+    """lines(line_no, line) of one text file, like ``_read_lines`` but with 1-based line numbers."""
+    t = _csv_lines(con, path, skip)
+    # The reader keeps file order (preserve_insertion_order), so a row number over the whole read
+    # is the line number, and DuckDB computes it streaming, without a sort.
+    t = t.select(line_no=ibis.row_number().over() + 1 + skip, line=t.line)
     return t.filter(t.line != "")
 
 
-def _read_parquet_lines(con: ibis.BaseBackend, path: Path, file_id: int) -> ir.Table:
+def _parquet_rows(con: ibis.BaseBackend, path: Path) -> ir.Table:
     """Canonical Parquet, validated by the same parser as the CSV: each row is rendered as a line.
 
     A timestamp column is taken as UTC (rendered with "Z"); a text column must carry its offset.
@@ -132,9 +163,38 @@ def _read_parquet_lines(con: ibis.BaseBackend, path: Path, file_id: int) -> ir.T
         + [ts.fill_null("")]
         + [t[c].cast(dt.string).fill_null("") for c in ("cell_id", "event_type")]
     )
-    return t.select(
-        file_id=ibis.literal(file_id, dt.int32), line_no=ibis.row_number().over() + 1, line=line
-    )
+    return t.select(line=line)
+
+
+def _read_parquet_lines(con: ibis.BaseBackend, path: Path, file_id: int) -> ir.Table:
+    return _parquet_rows(con, path).mutate(file_id=ibis.literal(file_id, dt.int32))
+
+
+def _numbered_parquet_lines(con: ibis.BaseBackend, path: Path) -> ir.Table:
+    t = _parquet_rows(con, path)
+    return t.select(line_no=ibis.row_number().over() + 1, line=t.line)
+
+
+def _quarantined_rows(
+    con: ibis.BaseBackend,
+    classified: ir.Table,
+    numbered: ir.Table,
+    file_id: int,
+    n_bad: int,
+) -> pa.Table:
+    """line_no, reason, line, field of one file's quarantined rows.
+
+    A row's reason depends on its text alone (registry and clock are fixed for the run), so the
+    lines whose text is among the quarantined texts are exactly the quarantined rows; the scan
+    stops as soon as all ``n_bad`` of them are found.
+    """
+    bad = classified.filter((classified.file_id == file_id) & classified.reason.notnull())
+    bad = bad.select("line", "reason", "field").distinct()
+    found = numbered.semi_join(bad, "line").limit(n_bad)
+    rows = con.to_pyarrow(found.join(bad, "line").select("line_no", "reason", "line", "field"))
+    if rows.num_rows != n_bad:  # would mean a row was lost: never expected, always loud
+        raise RuntimeError(f"found {rows.num_rows} of {n_bad} quarantined lines again")
+    return rows
 
 
 def _mask_field(field_: ir.StringValue) -> ir.StringValue:
@@ -143,8 +203,8 @@ def _mask_field(field_: ir.StringValue) -> ir.StringValue:
     return (n >= 8).ifelse(field_.left(3) + "****" + field_.right(4), ibis.literal("*").repeat(n))
 
 
-def _classify(parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
-    """Parsed rows → file_id, line_no, reason, line, field, e164, ts_utc_s, cell_idx, event_type_id.
+def _classify(fmt: FeedFormat, parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
+    """Parsed rows → file_id, reason, line, field, e164, ts_utc_s, cell_idx, event_type_id.
 
     Only narrow typed columns are kept for every row: ``line`` and ``field`` (needed to write the
     masked quarantine) only where the row is quarantined, the cell as its index in ``cells``.
@@ -157,7 +217,7 @@ def _classify(parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
             joined.ts_utc_s.isnull() | (joined.ts_utc_s < EARLIEST_EVENT_UTC_S),
             Reason.BAD_TIME.value,
         ),
-        (joined.cell_id.isnull(), Reason.BAD_CELL_ID.value),
+        (joined.cell_idx.isnull() & ~fmt.cell_id_ok(joined.cell_id), Reason.BAD_CELL_ID.value),
         (joined.event_type_id.isnull(), Reason.BAD_EVENT_TYPE.value),
         (joined.cell_idx.isnull(), Reason.UNKNOWN_CELL.value),
         (joined.ts_utc_s > now_utc_s + CLOCK_SKEW_TOLERANCE_S, Reason.FUTURE_TIME.value),
@@ -167,7 +227,6 @@ def _classify(parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
     bad = t.reason.notnull()
     return t.select(
         "file_id",
-        "line_no",
         "reason",
         line=bad.ifelse(t.line, ibis.null(dt.string)),
         field=bad.ifelse(t.field, ibis.null(dt.string)),
@@ -267,13 +326,17 @@ def ingest_files(
     # Of exact duplicates in different files, the one in the first file (by path) is accepted.
     file_ids = {name: i for i, name in enumerate(sorted({str(p) for p in paths}))}
     classified_name = f"classified_{tag}"
+    skips: dict[int, int] = {}
     for n, p in enumerate(paths):
         file_id = file_ids[str(p)]
         if p.suffix == ".parquet":
-            parsed = FORMATS["canonical"].parse(_read_parquet_lines(con, p, file_id))
+            file_fmt = FORMATS["canonical"]
+            parsed = file_fmt.parse(_read_parquet_lines(con, p, file_id))
         else:
-            parsed = fmt.parse(_read_lines(con, fmt, p, file_id))
-        rows = _classify(parsed, cells, now)
+            file_fmt = fmt
+            skips[file_id] = _skipped_header(con, fmt, p)
+            parsed = fmt.parse(_read_lines(con, p, file_id, skips[file_id]))
+        rows = _classify(file_fmt, parsed, cells, now)
         if n == 0:
             classified = con.create_table(classified_name, rows, temp=True)
         else:
@@ -292,6 +355,26 @@ def ingest_files(
         else:
             report.quarantined[row["reason"]] = row["n"]
 
+    n_quarantined = sum(r.quarantined_total for r in reports.values())
+    parts: list[pa.Table] = []
+    if n_quarantined:
+        progress("quarantine")  # numbered before anything is written: a miss aborts the run
+        times_given = Counter(str(p) for p in paths)
+        for name, file_id in file_ids.items():
+            n_bad = reports[name].quarantined_total // times_given[name]
+            if not n_bad:
+                continue
+            path = Path(name)
+            if path.suffix == ".parquet":
+                numbered = _numbered_parquet_lines(con, path)
+            else:
+                numbered = _numbered_lines(con, path, skips[file_id])
+            rows = _quarantined_rows(con, classified, numbered, file_id, n_bad)
+            parts += [
+                rows.append_column("file_id", pa.array([file_id] * rows.num_rows, pa.int32()))
+            ]
+            parts += parts[-1:] * (times_given[name] - 1)  # a file given twice is read twice
+
     # ---- deduplicate: one row per event, the first occurrence's file credited -----------------
     progress("deduplicate")
     valid = classified.filter(classified.reason.isnull())
@@ -303,7 +386,6 @@ def ingest_files(
     )
     unique = unique.join(cells, "cell_idx")
     carrier_code = carrier or fmt.carrier
-    local_day = ((unique.ts_utc_s + LOCAL_UTC_OFFSET_S) // 86400 * 86400).as_timestamp("s")
     fresh = con.create_table(
         f"fresh_{tag}",
         unique.select(
@@ -313,12 +395,15 @@ def ingest_files(
             "event_type_id",
             "first_file",
             carrier=ibis.literal(carrier_code) if carrier_code else unique.cell_carrier,
-            local_date=local_day.date().cast(dt.string),
+            # The local day as a day number: an integer is cheap to compute, keep and filter on;
+            # only the few distinct ones are turned into partition names.
+            local_day=((unique.ts_utc_s + LOCAL_UTC_OFFSET_S) // _SECONDS_PER_DAY).cast(dt.int32),
         ),
         temp=True,
     )
-    affected = con.to_pyarrow(fresh.select("local_date", "carrier").distinct()).to_pylist()
-    affected_keys = sorted({(r["local_date"], r["carrier"]) for r in affected})
+    affected = con.to_pyarrow(fresh.select("local_day", "carrier").distinct()).to_pylist()
+    day_keys = sorted({(r["local_day"], r["carrier"]) for r in affected})
+    affected_keys = [(_local_date(day), carrier_of_day) for day, carrier_of_day in day_keys]
     events = VersionedDataset(layout.events)
     existing_files = events.files_of(
         [(("local_date", d), ("carrier", c)) for d, c in affected_keys]
@@ -345,11 +430,11 @@ def ingest_files(
     # ---- write events and quarantine atomically, each ------------------------------------------
     progress("write")
     with events.change() as staging:
-        for local_date, carrier_of_part in affected_keys:
-            part = (("local_date", local_date), ("carrier", carrier_of_part))
+        for day, carrier_of_part in day_keys:
+            part = (("local_date", _local_date(day)), ("carrier", carrier_of_part))
             old_files = events.files_of([part])
             rows = _named(
-                fresh.filter((fresh.local_date == local_date) & (fresh.carrier == carrier_of_part)),
+                fresh.filter((fresh.local_day == day) & (fresh.carrier == carrier_of_part)),
                 pseudonyms,
                 cells,
             )
@@ -363,9 +448,12 @@ def ingest_files(
             # partition rather than the batch.
             con.to_parquet(rows, staging.partition_dir(part) / "part-0000.parquet")
 
-    n_quarantined = sum(r.quarantined_total for r in reports.values())
     if n_quarantined:
-        quarantined = classified.filter(classified.reason.notnull())
+        # A DuckDB table rather than the Arrow one: its statistics tell the Parquet writer that
+        # line_no and reason have no NULLs, which the stored schema records.
+        quarantined = con.create_table(
+            f"quarantined_{tag}", ibis.memtable(pa.concat_tables(parts)), temp=True
+        )
         names = ibis.memtable(
             pa.table(
                 {
