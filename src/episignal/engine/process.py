@@ -19,18 +19,17 @@ from pathlib import Path
 import ibis
 
 from episignal.engine.backend import EngineConfig, connect
+from episignal.engine.boundaries import SID_SPAN, cell_run_keys, group_points, mark_boundaries
 from episignal.engine.io import materialise, read_parquet, write_parquet
 from episignal.engine.params import CleanParams, StayParams
-from episignal.engine.records import keyed_cells, records, subscriber_keys
+from episignal.engine.records import keyed_cells, record_keys, subscriber_keys, with_places
 from episignal.engine.spans import SECONDS_PER_DAY, day_spans, local_midnight_utc_s
-from episignal.engine.stays import change_points, stays
+from episignal.engine.stays import stays
 from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 
 ENGINE_VERSION = "6"  # bump when a change to the algorithm must recompute stored days
-# Subscriber ranks stay below this, and day · SID_SPAN + rank fits in an int64.
-SID_SPAN = 10**10
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -159,31 +158,23 @@ def days_outputs(
     """(stays, spans) of several local days, each with a ``day`` column (epoch day number).
 
     Each day is computed as its own group — the day's events plus the ``lookback_hours`` before
-    it — so the result is exactly what one query per day would give, but the records are sorted
-    once and the fixed cost of a query is paid once. Group and subscriber share one integer key
-    (``sid = day · SID_SPAN + subscriber rank``), so every window below partitions on one integer.
-    ``cells`` is the keyed registry (``records.keyed_cells``). One sort of the records finds where
-    runs start and end; cleaning and everything after work on runs.
+    it — so the result is exactly what one query per day would give; but the records are sorted
+    once, each record once, and the fixed cost of a query is paid once (``boundaries``). The sort
+    moves integer keys; after it, everything works on the few records where runs, days and groups
+    start or end. Group and subscriber share one integer key (``sid = day · SID_SPAN + subscriber
+    rank``). ``cells`` is the keyed registry (``records.keyed_cells``).
     """
     lookback = int(params.stay.lookback_hours * 3600)
+    bridge_s = int(params.stay.bridge_hours * 3600)
     numbers = sorted(epoch_day(d) for d in days)
     lo = local_midnight_utc_s(numbers[0]) - lookback
     hi = local_midnight_utc_s(numbers[-1]) + SECONDS_PER_DAY
     events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
     subscribers = materialise(con, subscriber_keys(events))
-    recs = records(events, cells, subscribers)
-    own_day = (recs.ts_utc_s + LOCAL_UTC_OFFSET_S) // SECONDS_PER_DAY
-    own = recs.mutate(day=own_day)
-    # The last hours of a day are also the next day's lookback.
-    next_start = (own_day + 1) * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
-    lookback_rows = recs.filter(recs.ts_utc_s >= next_start - lookback).mutate(day=own_day + 1)
-    grouped = ibis.union(own, lookback_rows)
-    grouped = grouped.filter(grouped.day.isin(numbers))
-    grouped = grouped.mutate(sid=grouped.day * SID_SPAN + grouped.sid)
-    own = own.filter(own.day.isin(numbers))
-    spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid))
-    bridge_s = int(params.stay.bridge_hours * 3600)
-    points = materialise(con, change_points(grouped.drop("day"), bridge_s))
+    run_keys = materialise(con, cell_run_keys(cells))
+    marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s)
+    marked = materialise(con, with_places(marked, cells))
+    points = materialise(con, group_points(marked, numbers, lookback))
     out = ibis.union(
         *[
             stays(points, cells, level, params.clean, params.stay).mutate(level=ibis.literal(level))
@@ -193,6 +184,8 @@ def days_outputs(
     out = out.mutate(day=out.sid // SID_SPAN, rank=out.sid % SID_SPAN)
     out = out.filter(out.departure_utc_s >= out.day * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S)
     keyed = subscribers.rename(rank="sid")
+    own = marked.filter(marked.day.isin(numbers))
+    spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid))
     spans = spans.mutate(day=spans.sid // SID_SPAN, rank=spans.sid % SID_SPAN)
     return (
         out.join(keyed, "rank").select(
