@@ -70,8 +70,8 @@ def _level_key(run_key: ir.IntegerValue, level: str) -> ir.IntegerValue:
 def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int) -> ir.Table:
     """The records where a run, a local day or a day group starts or ends.
 
-    ``recs``: sid (subscriber rank), ts_utc_s, cid, run_key (``cell_run_keys``). Columns: those,
-    ``day`` (local day), ``pos`` (rank of the record in the subscriber's sequence),
+    ``recs``: sid (subscriber rank), ts_utc_s, cid, run_key (``cell_run_keys``). Columns: sid,
+    ts_utc_s, cid, ``day`` (local day), ``pos`` (rank of the record in the subscriber's sequence),
     ``prev_ts``/``next_ts`` (neighbours' times, NULL at the ends), per level of
     ``stays.LEVEL_KEYS`` ``start_<level>``/``end_<level>`` (a run starts/ends here in the whole
     sequence), and ``span_start``/``span_end`` (a stretch of records at one place within one local
