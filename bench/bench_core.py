@@ -1,7 +1,7 @@
 """Core pipeline benchmark: ingest and processing throughput on DuckDB; floor and trackintel.
 
 .venv/bin/python bench/bench_core.py [--sizes 1000000 10000000 100000000] [--repeats 3]
-                                     [--trackintel-max 1000000] [--work DIR] [--no-write]
+                                     [--trackintel-max 1000000] [--work DIR] [--no-write] [--merge]
 
 Per size, in one run: a synthetic canonical feed is generated (this file's own vectorised numpy
 generator, not the project simulator: ~40 events per subscriber-day over 14 local days, home and
@@ -13,11 +13,13 @@ work cells in a home city, day trips to other cities, rows in random order like 
 - floor: DuckDB reading the ingested events and ordering them by subscriber and time once
   (a LAG over ``PARTITION BY subscriber ORDER BY ts_utc_s``, summed), as a child process;
 - trackintel: ``generate_staypoints`` on the same events (cell coordinates as positionfixes) for
-  sizes up to ``--trackintel-max``.
+  sizes up to ``--trackintel-max`` (one process: its fastest setting here, see TRACKINTEL_JOBS).
 
-Wall times and peak RSS are per child process (``os.wait4``). Medians over ``--repeats`` where a
-step is repeated (processing and floor at sizes ≤ 1 M). Writes the "## Core pipeline" section of
-BENCHMARKS.md and the raw numbers to bench/results/core.json.
+Wall times, CPU times (user + sys: less sensitive to other work on the machine) and peak RSS are
+per child process (``os.wait4``). Medians over ``--repeats`` where a step is repeated (processing
+and floor at sizes up to REPEATED_MAX). Writes the "## Core pipeline" section of BENCHMARKS.md
+and the raw numbers to bench/results/core.json; ``--merge`` keeps the saved results of the sizes
+not run this time (e.g. 1 M and 10 M in one run, 100 M in another).
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ CITIES = 60
 CELLS_PER_CITY = 25
 TRIP_PROBABILITY = 0.08  # share of subscriber-days with a day trip to another city
 CHUNK_ROWS = 5_000_000
+REPEATED_MAX = 10_000_000  # processing and floor are repeated up to this size; once above
+# trackintel: stays within 2 km for at least 30 min; signaling is sparse (a record every ~35 min),
+# so gaps up to 12 h still belong to one stay; the last stay is kept, as the engine keeps it.
+TRACKINTEL_PARAMS = {
+    "dist_threshold": 2000,
+    "time_threshold": 30.0,
+    "gap_threshold": 12 * 60.0,
+    "include_last": True,
+}
+# One process: with n_jobs=2 (joblib, a task per user) generate_staypoints took twice as long
+# on 200,000 events of this feed on 2 cores (28-43 s vs 15-24 s), so more jobs would handicap it.
+TRACKINTEL_JOBS = 1
 LOCAL_OFFSET_S = 8 * 3600
 EVENT_TYPES = np.array(["periodic_update", "location_update", "handover", "call", "sms", "data"])
 
@@ -154,7 +168,11 @@ def run_child(cmd: list[str], timeout_s: float | None = None) -> dict:
     out, err = proc.stdout.read(), proc.stderr.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{cmd[:4]} failed:\n{err[-3000:]}")
-    result = {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+    result = {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
     lines = [ln for ln in out.strip().splitlines() if ln.startswith("{")]
     if lines:
         result.update(json.loads(lines[-1]))
@@ -210,13 +228,13 @@ def child_trackintel(data: str) -> None:
         crs="EPSG:4326",
     )
     pfs = ti.Positionfixes(pfs)
+    n_jobs = TRACKINTEL_JOBS
     started = time.perf_counter()
-    # Signaling is sparse (a record every ~35 min): gaps up to 12 h still belong to one stay.
-    _, sp = ti.preprocessing.generate_staypoints(
-        pfs, dist_threshold=2000, time_threshold=30.0, gap_threshold=12 * 60.0
-    )
+    _, sp = ti.preprocessing.generate_staypoints(pfs, n_jobs=n_jobs, **TRACKINTEL_PARAMS)
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "events": len(df), "staypoints": len(sp)}))
+    print(
+        json.dumps({"seconds": seconds, "events": len(df), "staypoints": len(sp), "n_jobs": n_jobs})
+    )
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -234,6 +252,7 @@ def _median(runs: list[dict], key: str) -> float:
 
 def bench_size(n: int, work: Path, repeats: int, trackintel_max: int) -> dict:
     me = [sys.executable, str(Path(__file__).resolve())]
+    load_start = os.getloadavg()[0]
     d = work / f"n{n}"
     shutil.rmtree(d, ignore_errors=True)
     t0 = time.perf_counter()
@@ -256,7 +275,7 @@ def bench_size(n: int, work: Path, repeats: int, trackintel_max: int) -> dict:
         ]
     )
     print(f"[{n:,}] ingest {ingest['wall_s']:.1f} s", flush=True)
-    reps = repeats if n <= 1_000_000 else 1  # the large sizes once: a run takes minutes
+    reps = repeats if n <= REPEATED_MAX else 1  # the largest size once: a run takes minutes
     floor = [run_child([*me, "_floor", str(data)]) for _ in range(reps)]
     print(f"[{n:,}] floor {_median(floor, 'wall_s'):.1f} s", flush=True)
     process = []
@@ -278,6 +297,7 @@ def bench_size(n: int, work: Path, repeats: int, trackintel_max: int) -> dict:
         result["trackintel"] = run_child([*me, "_trackintel", str(data)], timeout_s=3600)
         print(f"[{n:,}] trackintel {result['trackintel']}", flush=True)
     shutil.rmtree(d / "input", ignore_errors=True)  # keep the disk for the next size
+    result["load"] = [load_start, os.getloadavg()[0]]
     return result
 
 
@@ -302,23 +322,48 @@ def _rate(n: int, seconds: float) -> str:
     return f"{n / seconds / 1e6:.2f} M/s"
 
 
-def _load_note(info: dict) -> str:
+def _load_note(info: dict, results: list[dict]) -> str:
     """Whether other work shared the machine: times on a busy 2-core machine are pessimistic."""
-    start, end = info.get("load_start"), info.get("load_end")
-    if start is None or end is None:
+    loads = [x for r in results for x in r.get("load", [])]
+    if not loads and info.get("load_start") is not None and info.get("load_end") is not None:
+        loads = [info["load_start"], info["load_end"]]
+    if not loads:
         return "Load average during the run: not recorded."
-    busy = max(start, end) > (info["nproc"] or 1) / 2
+    busy = max(loads) > (info["nproc"] or 1) / 2
     verdict = "shared with other jobs, times are pessimistic" if busy else "otherwise idle"
-    return f"1-minute load average {start:.2f} at the start, {end:.2f} at the end ({verdict})."
+    return (
+        f"1-minute load average {min(loads):.2f} to {max(loads):.2f} at the start and end of each "
+        f"size ({verdict})."
+    )
+
+
+def _cpu(runs: list[dict]) -> str:
+    """Median CPU time (user + sys) of the runs, if recorded."""
+    if not all("cpu_s" in x for x in runs):
+        return "—"
+    return f"{_median(runs, 'cpu_s'):.1f} s"
+
+
+def _trackintel_cells(n: int, r: dict, p_wall: float) -> tuple[str, str]:
+    if "trackintel" not in r:
+        return "not run", "not run"
+    t = r["trackintel"]
+    if t.get("timeout"):
+        return f"timed out ({t['wall_s'] / 60:.0f} min)", "—"
+    rate = t["events"] / t["seconds"]
+    return f"{rate:,.0f}/s", f"{(n / p_wall) / rate:,.0f}×"
 
 
 def render(results: list[dict], info: dict, command: str) -> str:
+    results = sorted(results, key=lambda r: r["events"])
+    jobs = {r["trackintel"].get("n_jobs", 1) for r in results if "trackintel" in r}
+    trackintel = ", ".join(f"{k}={v}" for k, v in TRACKINTEL_PARAMS.items())
     lines = [
         SECTION,
         "",
         f"Command: `{command}` on {info['date']}.",
         f"Machine: {info['nproc']} cores ({info['cpu']}), {info['memory_gb']} GB RAM, "
-        f"Python {info['python']}, DuckDB {info['duckdb']}. {_load_note(info)}",
+        f"Python {info['python']}, DuckDB {info['duckdb']}. {_load_note(info, results)}",
         "",
         "Feed: this benchmark's own generator (`bench/bench_core.py`, vectorised numpy → CSV): "
         f"{EVENTS_PER_SUBSCRIBER_DAY} events per subscriber-day over {DAYS} local days, home/work "
@@ -326,40 +371,45 @@ def render(results: list[dict], info: dict, command: str) -> str:
         "on 8 % of days, rows in random order. Processing = `itineraries_for_date(last day, 14 "
         "days)` from a cold state (clean → stays → itineraries for every event); floor = DuckDB "
         "reading the ingested events and ordering them by subscriber and time once (LAG over "
-        "PARTITION BY subscriber ORDER BY ts). Peak memory is the child process's max RSS.",
+        "PARTITION BY subscriber ORDER BY ts). trackintel = `generate_staypoints("
+        f"{trackintel}, n_jobs={'/'.join(map(str, sorted(jobs))) or TRACKINTEL_JOBS})` on "
+        "positionfixes at the cells' coordinates, timed around the call only (loading excluded). "
+        "Peak memory is the child process's max RSS; CPU is its user + sys time (less sensitive "
+        "than wall time to other work on the machine).",
         "",
         "| events | ingest wall | ingest rows/s | ingest peak RSS | processing wall | "
-        "processing events/s | processing peak RSS | floor wall | processing ÷ floor | "
-        "trackintel events/s | processing ÷ trackintel |",
-        "| " + " | ".join(["---"] * 11) + " |",
+        "processing CPU | processing events/s | processing peak RSS | floor wall | floor CPU | "
+        "processing ÷ floor | trackintel events/s | processing ÷ trackintel |",
+        "| " + " | ".join(["---"] * 13) + " |",
     ]
     for r in results:
         n = r["events"]
         p_wall, f_wall = _median(r["process"], "wall_s"), _median(r["floor"], "wall_s")
         p_rss = max(x["peak_rss_mb"] for x in r["process"])
-        ti_rate = ti_ratio = "not run"
-        if "trackintel" in r:
-            t = r["trackintel"]
-            if t.get("timeout"):
-                ti_rate, ti_ratio = "timed out (1 h)", "—"
-            else:
-                rate = t["events"] / t["seconds"]
-                ti_rate = f"{rate:,.0f}/s"
-                ti_ratio = f"{(n / p_wall) / rate:,.0f}×"
+        ti_rate, ti_ratio = _trackintel_cells(n, r, p_wall)
         lines.append(
             f"| {n / 1e6:g} M | {r['ingest']['wall_s']:.1f} s | {_rate(n, r['ingest']['wall_s'])} "
-            f"| {r['ingest']['peak_rss_mb'] / 1024:.2f} GB | {p_wall:.1f} s | {_rate(n, p_wall)} "
-            f"| {p_rss / 1024:.2f} GB | {f_wall:.1f} s | {p_wall / f_wall:.1f}× | {ti_rate} "
-            f"| {ti_ratio} |"
+            f"| {r['ingest']['peak_rss_mb'] / 1024:.2f} GB | {p_wall:.1f} s | {_cpu(r['process'])} "
+            f"| {_rate(n, p_wall)} | {p_rss / 1024:.2f} GB | {f_wall:.1f} s | {_cpu(r['floor'])} "
+            f"| {p_wall / f_wall:.1f}× | {ti_rate} | {ti_ratio} |"
         )
-    reps = results[0]["repeats"]
-    lines += ["", f"Processing and floor: medians of {reps} runs at 1 M, one run above.", ""]
+    repeated = [r for r in results if r["repeats"] > 1]
+    once = [r for r in results if r["repeats"] == 1]
+    note = "Processing and floor: "
+    if repeated:
+        sizes = ", ".join(f"{r['events'] / 1e6:g} M" for r in repeated)
+        note += f"medians of {repeated[0]['repeats']} runs at {sizes}"
+    if once:
+        sizes = ", ".join(f"{r['events'] / 1e6:g} M" for r in once)
+        note += ("; " if repeated else "") + f"one run at {sizes}"
+    lines += ["", note + ".", ""]
     lines += targets(results)
     return "\n".join(lines)
 
 
 def targets(results: list[dict]) -> list[str]:
     """The issue's targets against the largest size measured."""
+    results = sorted(results, key=lambda r: r["events"])
     big = results[-1]
     n = big["events"]
     p_wall = _median(big["process"], "wall_s")
@@ -367,14 +417,13 @@ def targets(results: list[dict]) -> list[str]:
     floor_ratio = p_wall / _median(big["floor"], "wall_s")
     rss_gb = max(max(x["peak_rss_mb"] for x in r["process"]) for r in results) / 1024
     ingest = min(r["events"] / r["ingest"]["wall_s"] for r in results if r["events"] == n)
+    # Against trackintel at the largest size it finished (the other sizes are in the table above):
+    # the target is about scale, and at small sizes fixed costs (imports, query compilation) weigh.
     ti = [r for r in results if "trackintel" in r and not r["trackintel"].get("timeout")]
-    ti_sizes = ", ".join(f"{r['events'] / 1e6:g} M" for r in ti)
+    ti_sizes = f"{ti[-1]['events'] / 1e6:g} M" if ti else ""
     ti_ratio = (
-        min(
-            (r["events"] / _median(r["process"], "wall_s"))
-            / (r["trackintel"]["events"] / r["trackintel"]["seconds"])
-            for r in ti
-        )
+        (ti[-1]["events"] / _median(ti[-1]["process"], "wall_s"))
+        / (ti[-1]["trackintel"]["events"] / ti[-1]["trackintel"]["seconds"])
         if ti
         else None
     )
@@ -416,6 +465,11 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/episignal-bench-core"))
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument(
+        "--merge",
+        action="store_true",
+        help="Keep the saved results (bench/results/core.json) of the sizes not run this time.",
+    )
+    ap.add_argument(
         "--from-json", type=Path, help="Only render (and write) the section from a saved run."
     )
     args = ap.parse_args()
@@ -427,14 +481,15 @@ def main() -> None:
         if not args.no_write:
             write_section(SECTION, text)
         return
-    results = []
-    command = "python bench/bench_core.py " + " ".join(sys.argv[1:])
+    results, command = [], "python bench/bench_core.py " + " ".join(sys.argv[1:])
+    if args.merge and out.exists():
+        saved = json.loads(out.read_text())
+        results = [r for r in saved["results"] if r["events"] not in args.sizes]
+        command = f"{saved['command']}`, then `{command}"
     out.parent.mkdir(parents=True, exist_ok=True)
     info = machine()
-    info["load_start"] = os.getloadavg()[0]
     for n in args.sizes:
         results.append(bench_size(n, args.work, args.repeats, args.trackintel_max))
-        info["load_end"] = os.getloadavg()[0]
         saved = {"machine": info, "command": command, "results": results}
         out.write_text(json.dumps(saved, indent=1))
     text = render(results, info, command)

@@ -7,7 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from episignal.engine.process import event_days, process_days
+from episignal.engine.process import ProcessParams, event_days, process_days
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 from tests.core_world import at, every, ingest
@@ -55,3 +55,27 @@ def test_unchanged_days_are_not_recomputed_and_new_data_recomputes_only_its_days
     ingest(data, {"+8613700137000": every(at(1, "08:00"), at(1, "18:00"), "46000-4-1")}, "late.csv")
     # the late day 1 changes day 1 and day 2 (its lookback), nothing else
     assert process_days(data, days) == [days[1], days[2]]
+
+
+def _spans(data: Path) -> list[tuple]:
+    files = VersionedDataset(Layout(data).spans).files()
+    return duckdb.sql(
+        f"SELECT * FROM read_parquet({[str(f) for f in files]}, hive_partitioning=true)"
+        " ORDER BY ALL"
+    ).fetchall()
+
+
+def test_results_do_not_depend_on_how_many_days_one_query_computes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "33" * 32)
+    together, apart = tmp_path / "a" / "data", tmp_path / "b" / "data"
+    for data in (together, apart):
+        data.parent.mkdir()
+        ingest(data, TIMELINE)
+    days = event_days(together)
+    process_days(together, days)
+    process_days(apart, days, params=ProcessParams(events_per_query=1))  # a query per day
+    assert _stays(together) == _stays(apart)
+    assert _spans(together) == _spans(apart)
+    assert len(_spans(together)) > 0

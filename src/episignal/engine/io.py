@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow.parquet as pq
+
+from episignal.lake import Partition, VersionedDataset
 
 
 def read_parquet(con: ibis.BaseBackend, files: Sequence[Path]) -> ir.Table:
@@ -18,6 +21,13 @@ def read_parquet(con: ibis.BaseBackend, files: Sequence[Path]) -> ir.Table:
         df.createOrReplaceTempView(name)
         return con.table(name)
     return con.read_parquet([str(f) for f in files])
+
+
+def partition_rows(
+    dataset: VersionedDataset, partitions: Iterable[Partition]
+) -> dict[Partition, int]:
+    """How many rows each partition holds, from its files' Parquet footers (no data is read)."""
+    return {p: sum(pq.read_metadata(f).num_rows for f in dataset.files_of([p])) for p in partitions}
 
 
 def write_parquet(

@@ -12,25 +12,24 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import ibis
 
 from episignal.engine.backend import EngineConfig, connect
-from episignal.engine.io import materialise, read_parquet, write_parquet
+from episignal.engine.boundaries import SID_SPAN, cell_run_keys, group_points, mark_boundaries
+from episignal.engine.io import materialise, partition_rows, read_parquet, write_parquet
 from episignal.engine.params import CleanParams, StayParams
-from episignal.engine.records import keyed_cells, records, subscriber_keys
+from episignal.engine.records import keyed_cells, record_keys, subscriber_keys, with_places
 from episignal.engine.spans import SECONDS_PER_DAY, day_spans, local_midnight_utc_s
-from episignal.engine.stays import change_points, stays
+from episignal.engine.stays import stays
 from episignal.ingest.events import LOCAL_UTC_OFFSET_S
-from episignal.lake import VersionedDataset
+from episignal.lake import Partition, VersionedDataset
 from episignal.layout import Layout
 
 ENGINE_VERSION = "8"  # bump when a change to the algorithm must recompute stored days
-# Subscriber ranks stay below this, and day · SID_SPAN + rank fits in an int64.
-SID_SPAN = 10**10
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -38,7 +37,10 @@ EPOCH = dt.date(1970, 1, 1)
 class ProcessParams:
     clean: CleanParams = field(default_factory=CleanParams)
     stay: StayParams = field(default_factory=StayParams)
-    days_per_query: int = 7  # days computed in one query (bounds its memory); results identical
+    # Events sorted in one query: as many days as fit go in one (each query has a fixed cost and
+    # reads the lookback before its first day again); this bounds its memory (about 70 bytes an
+    # event on DuckDB). Results do not depend on it.
+    events_per_query: int = 60_000_000
 
 
 class NoEventsError(LookupError):
@@ -111,42 +113,61 @@ def process_days(
             on_day(day, False)
     if not todo:
         return []
+    # A day without events of its own gets no output (not an empty one), even with lookback.
+    empty = [d for d, _fp, needed in todo if d.isoformat() not in _dates(needed)]
+    with_events = [(d, needed) for d, _fp, needed in todo if d not in empty]
     con = connect(engine or EngineConfig())
     cell_table = materialise(con, keyed_cells(read_parquet(con, cells.files())))
     stays_ds, spans_ds = VersionedDataset(layout.stays), VersionedDataset(layout.spans)
     with stays_ds.change() as stays_stage, spans_ds.change() as spans_stage:
-        for i in range(0, len(todo), params.days_per_query):
-            batch = todo[i : i + params.days_per_query]
-            with_events = [
-                (day, needed)
-                for day, _fp, needed in batch
-                if any(dict(p)["local_date"] == day.isoformat() for p in needed)
-            ]
-            for day, _fp, _needed in batch:
-                if day not in {d for d, _ in with_events}:
-                    part = (("local_date", day.isoformat()),)
-                    stays_stage.drop(part)  # no events that day: no output, not an empty one
-                    spans_stage.drop(part)
-                    on_day(day, True)
-            if not with_events:
-                continue
-            files = events.files_of({p for _, needed in with_events for p in needed})
+        for day in empty:
+            part = (("local_date", day.isoformat()),)
+            stays_stage.drop(part)
+            spans_stage.drop(part)
+            on_day(day, True)
+        rows = partition_rows(events, {p for _, needed in with_events for p in needed})
+        for batch in _batches(with_events, rows, params.events_per_query):
+            files = events.files_of({p for _, needed in batch for p in needed})
             stays_t, spans_t = days_outputs(
-                con, read_parquet(con, files), cell_table, [d for d, _ in with_events], params
+                con, read_parquet(con, files), cell_table, [d for d, _ in batch], params
             )
             stays_t, spans_t = materialise(con, stays_t), materialise(con, spans_t)
-            for day, _ in with_events:
+            for day, _ in batch:
                 part = (("local_date", day.isoformat()),)
                 n = epoch_day(day)
                 for table, stage in ((stays_t, stays_stage), (spans_t, spans_stage)):
-                    rows = table.filter(table.day == n).drop("day")
-                    write_parquet(con, rows, stage.partition_dir(part))
+                    rows_of_day = table.filter(table.day == n).drop("day")
+                    write_parquet(con, rows_of_day, stage.partition_dir(part))
                 on_day(day, True)
     state.update({d.isoformat(): fp for d, fp, _ in todo})
     tmp = state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
     tmp.replace(state_file)
     return [d for d, _, _ in todo]
+
+
+def _dates(partitions: Iterable[Partition]) -> set[str]:
+    return {dict(p)["local_date"] for p in partitions}
+
+
+def _batches(
+    days: list[tuple[dt.date, list[Partition]]], rows: dict[Partition, int], max_rows: int
+) -> Iterator[list[tuple[dt.date, list[Partition]]]]:
+    """Consecutive runs of ``days`` whose partitions hold at most ``max_rows`` events together.
+
+    A day is never split: one larger than ``max_rows`` is a batch of its own.
+    """
+    batch: list[tuple[dt.date, list[Partition]]] = []
+    parts: set[Partition] = set()
+    for day, needed in days:
+        more = parts | set(needed)
+        if batch and sum(rows[p] for p in more) > max_rows:
+            yield batch
+            batch, more = [], set(needed)
+        batch.append((day, needed))
+        parts = more
+    if batch:
+        yield batch
 
 
 def days_outputs(
@@ -159,31 +180,23 @@ def days_outputs(
     """(stays, spans) of several local days, each with a ``day`` column (epoch day number).
 
     Each day is computed as its own group — the day's events plus the ``lookback_hours`` before
-    it — so the result is exactly what one query per day would give, but the records are sorted
-    once and the fixed cost of a query is paid once. Group and subscriber share one integer key
-    (``sid = day · SID_SPAN + subscriber rank``), so every window below partitions on one integer.
-    ``cells`` is the keyed registry (``records.keyed_cells``). One sort of the records finds where
-    runs start and end; cleaning and everything after work on runs.
+    it — so the result is exactly what one query per day would give; but the records are sorted
+    once, each record once, and the fixed cost of a query is paid once (``boundaries``). The sort
+    moves integer keys; after it, everything works on the few records where runs, days and groups
+    start or end. Group and subscriber share one integer key (``sid = day · SID_SPAN + subscriber
+    rank``). ``cells`` is the keyed registry (``records.keyed_cells``).
     """
     lookback = int(params.stay.lookback_hours * 3600)
+    bridge_s = int(params.stay.bridge_hours * 3600)
     numbers = sorted(epoch_day(d) for d in days)
     lo = local_midnight_utc_s(numbers[0]) - lookback
     hi = local_midnight_utc_s(numbers[-1]) + SECONDS_PER_DAY
     events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
     subscribers = materialise(con, subscriber_keys(events))
-    recs = records(events, cells, subscribers)
-    own_day = (recs.ts_utc_s + LOCAL_UTC_OFFSET_S) // SECONDS_PER_DAY
-    own = recs.mutate(day=own_day)
-    # The last hours of a day are also the next day's lookback.
-    next_start = (own_day + 1) * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
-    lookback_rows = recs.filter(recs.ts_utc_s >= next_start - lookback).mutate(day=own_day + 1)
-    grouped = ibis.union(own, lookback_rows)
-    grouped = grouped.filter(grouped.day.isin(numbers))
-    grouped = grouped.mutate(sid=grouped.day * SID_SPAN + grouped.sid)
-    own = own.filter(own.day.isin(numbers))
-    spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid))
-    bridge_s = int(params.stay.bridge_hours * 3600)
-    points = materialise(con, change_points(grouped.drop("day"), bridge_s))
+    run_keys = materialise(con, cell_run_keys(cells))
+    marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s)
+    marked = materialise(con, with_places(marked, cells))
+    points = materialise(con, group_points(marked, numbers, lookback))
     out = ibis.union(
         *[
             stays(points, cells, level, params.clean, params.stay).mutate(level=ibis.literal(level))
@@ -193,6 +206,8 @@ def days_outputs(
     out = out.mutate(day=out.sid // SID_SPAN, rank=out.sid % SID_SPAN)
     out = out.filter(out.departure_utc_s >= out.day * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S)
     keyed = subscribers.rename(rank="sid")
+    own = marked.filter(marked.day.isin(numbers))
+    spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid))
     spans = spans.mutate(day=spans.sid // SID_SPAN, rank=spans.sid % SID_SPAN)
     return (
         out.join(keyed, "rank").select(

@@ -57,3 +57,20 @@ def records(events: ir.Table, cells: ir.Table, subscribers: ir.Table) -> ir.Tabl
     e = events.select("subscriber", "ts_utc_s", "cell_id")
     e = e.join(subscribers, "subscriber").drop("subscriber")
     return e.join(cells, "cell_id").drop("cell_id")
+
+
+def record_keys(events: ir.Table, run_keys: ir.Table, subscribers: ir.Table) -> ir.Table:
+    """The records as the one sort of the engine needs them: integers only.
+
+    Columns: sid, ts_utc_s, cid, run_key (``run_keys``: cell_id, cid, run_key). What the cells
+    say about places is joined back by ``cid`` (``with_places``) on the few records where runs
+    start or end, so the sort moves narrow rows.
+    """
+    e = events.select("subscriber", "ts_utc_s", "cell_id")
+    e = e.join(subscribers, "subscriber").drop("subscriber")
+    return e.join(run_keys, "cell_id").drop("cell_id")
+
+
+def with_places(recs: ir.Table, cells: ir.Table) -> ir.Table:
+    """``recs`` (with ``cid``) plus their cells' place keys: place, pid, alt, alt_pid, county."""
+    return recs.join(cells.select("cid", "place", "pid", "alt", "alt_pid", "county"), "cid")

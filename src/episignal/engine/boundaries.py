@@ -1,0 +1,147 @@
+"""Where runs, days and day groups start and end: the engine's one sort of the records.
+
+Each local day D is computed from its *group*: the subscriber's records from ``lookback_s`` before
+D's local midnight to the end of D. Groups of neighbouring days overlap, but inside a group the
+records are a contiguous stretch of the subscriber's records, so one sort of all the records (each
+once) answers every group: a record's neighbour in its group is its neighbour in the whole
+sequence, unless the record is the first (last) of the group, which ``ts`` of that neighbour tells.
+
+``mark_boundaries`` sorts the records once and keeps the few where something starts or ends (a run
+of some level, a local day, a group); ``group_points`` turns those into each group's change points
+(the form ``stays.change_points`` gives for one group), and ``spans.day_spans`` reads each local
+day's first and last record per place from them. Everything after works on these few rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ibis
+import ibis.expr.types as ir
+
+from episignal.engine.records import RECORD_ORDER
+from episignal.engine.spans import SECONDS_PER_DAY
+from episignal.engine.stays import LEVEL_KEYS
+from episignal.ingest.events import LOCAL_UTC_OFFSET_S
+
+# What a stretch of records at one level shares: the run levels of the stays, and the place alone
+# for the day spans. Each level's rank among the cells takes KEY_BITS bits of a cell's packed key
+# (levels are places: a few thousand values, far below 2**KEY_BITS).
+_LEVELS = {**LEVEL_KEYS, "span": ("pid",)}
+KEY_BITS = 21
+# The subscriber's rank and the group's day share one integer key in the outputs:
+# sid = day · SID_SPAN + rank. Ranks stay below this, and the key fits in an int64.
+SID_SPAN = 10**10
+
+
+def local_day(ts_utc_s: ir.IntegerValue) -> ir.IntegerValue:
+    """The local (Asia/Shanghai) day number of a UTC timestamp."""
+    return (ts_utc_s + LOCAL_UTC_OFFSET_S) // SECONDS_PER_DAY
+
+
+def _midnight(day: ir.IntegerValue) -> ir.IntegerValue:
+    return day * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
+
+
+def _groups_per_record(lookback_s: int) -> int:
+    """How many day groups a record belongs to: its own day's and the next days' lookbacks."""
+    return 1 + math.ceil(lookback_s / SECONDS_PER_DAY)
+
+
+def cell_run_keys(cells: ir.Table) -> ir.Table:
+    """(cell_id, cid, run_key): per cell, its rank at every level of ``_LEVELS`` in one integer.
+
+    A stretch of records breaks where a level's keys change, and every level's keys are the
+    cell's, so comparing one packed integer with the neighbour's (one LAG and one LEAD in the sort)
+    tells which levels changed. Ranks order the keys with NULLs alike (NULL equals NULL).
+    """
+    packed = ibis.literal(0, "int64")
+    for i, keys in enumerate(_LEVELS.values()):
+        rank = ibis.dense_rank().over(order_by=[cells[k] for k in keys])
+        packed = packed + rank * (1 << (KEY_BITS * i))
+    return cells.select("cell_id", "cid", run_key=packed)
+
+
+def _level_key(run_key: ir.IntegerValue, level: str) -> ir.IntegerValue:
+    i = list(_LEVELS).index(level)
+    return (run_key // (1 << (KEY_BITS * i))) % (1 << KEY_BITS)
+
+
+def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int) -> ir.Table:
+    """The records where a run, a local day or a day group starts or ends.
+
+    ``recs``: sid (subscriber rank), ts_utc_s, cid, run_key (``cell_run_keys``). Columns: sid,
+    ts_utc_s, cid, ``day`` (local day), ``pos`` (rank of the record in the subscriber's sequence),
+    ``prev_ts``/``next_ts`` (neighbours' times, NULL at the ends), per level of
+    ``stays.LEVEL_KEYS`` ``start_<level>``/``end_<level>`` (a run starts/ends here in the whole
+    sequence), and ``span_start``/``span_end`` (a stretch of records at one place within one local
+    day starts/ends here: what ``spans.day_spans`` reads).
+    """
+    w = ibis.window(group_by=recs.sid, order_by=list(RECORD_ORDER))
+    ts = recs.ts_utc_s
+    t = recs.mutate(
+        day=local_day(ts),
+        pos=ibis.row_number().over(w),
+        prev_ts=ts.lag().over(w),
+        next_ts=ts.lead().over(w),
+        prev_key=recs.run_key.lag().over(w),
+        next_key=recs.run_key.lead().over(w),
+    )
+    midnight = _midnight(t.day)
+    first, last = t.prev_ts.isnull(), t.next_ts.isnull()
+    long_before = (t.ts_utc_s - t.prev_ts) > bridge_s
+    long_after = (t.next_ts - t.ts_utc_s) > bridge_s
+    day_first = first | (t.prev_ts < midnight)
+    day_last = last | (t.next_ts >= midnight + SECONDS_PER_DAY)
+    # Kept: where some level's key changes (span boundaries included), a silence, a local day's
+    # first or last record (the bounds of the day's own group too, where it has no lookback
+    # records), and where the next days' groups, for which this record is lookback, start and end.
+    keep = [t.run_key != t.prev_key, t.run_key != t.next_key, long_before, long_after]
+    keep += [day_first, day_last]
+    for k in range(1, _groups_per_record(lookback_s)):
+        start = midnight + (k * SECONDS_PER_DAY - lookback_s)  # day + k's lookback begins here
+        in_group = t.ts_utc_s >= start
+        keep.append(in_group & (first | (t.prev_ts < start)))
+        keep.append(in_group & (last | (t.next_ts >= midnight + (k + 1) * SECONDS_PER_DAY)))
+    # Only the kept few rows get their flags computed.
+    t = t.filter(ibis.or_(*keep))
+    first, last = t.prev_ts.isnull(), t.next_ts.isnull()
+    long_before = (t.ts_utc_s - t.prev_ts) > bridge_s
+    long_after = (t.next_ts - t.ts_utc_s) > bridge_s
+
+    def changed(level: str, neighbour: ir.IntegerValue) -> ir.BooleanValue:
+        return (_level_key(t.run_key, level) != _level_key(neighbour, level)).fill_null(True)
+
+    midnight = _midnight(t.day)
+    return t.mutate(
+        **{
+            f"start_{level}": first | long_before | changed(level, t.prev_key)
+            for level in LEVEL_KEYS
+        },
+        **{f"end_{level}": last | long_after | changed(level, t.next_key) for level in LEVEL_KEYS},
+        span_start=first | (t.prev_ts < midnight) | changed("span", t.prev_key),
+        span_end=last | (t.next_ts >= midnight + SECONDS_PER_DAY) | changed("span", t.next_key),
+    ).drop("prev_key", "next_key", "run_key")
+
+
+def group_points(marked: ir.Table, days: list[int], lookback_s: int) -> ir.Table:
+    """Each group's change points, ``sid`` = group day · SID_SPAN + subscriber rank.
+
+    For the local days ``days``: the records of the group where a run of some level starts or
+    ends *within the group* (``start_<level>``/``end_<level>``), with ``pos`` for run sizes.
+    """
+    parts = []
+    for k in range(_groups_per_record(lookback_s)):
+        g = marked.day + k
+        start = _midnight(g) - lookback_s
+        t = marked.filter(g.isin(days) & (marked.ts_utc_s >= start))
+        first = t.prev_ts.isnull() | (t.prev_ts < start)
+        last = t.next_ts.isnull() | (t.next_ts >= _midnight(g + 1))
+        flags = {
+            **{f"start_{level}": t[f"start_{level}"] | first for level in LEVEL_KEYS},
+            **{f"end_{level}": t[f"end_{level}"] | last for level in LEVEL_KEYS},
+        }
+        t = t.mutate(sid=(t.day + k) * SID_SPAN + t.sid, **flags)
+        parts.append(t.filter(ibis.or_(*[t[name] for name in flags])))
+    points = ibis.union(*parts)
+    return points.drop("day", "prev_ts", "next_ts", "span_start", "span_end")
