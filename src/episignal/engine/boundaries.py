@@ -8,8 +8,9 @@ sequence, unless the record is the first (last) of the group, which ``ts`` of th
 
 ``mark_boundaries`` sorts the records once and keeps the few where something starts or ends (a run
 of some level, a local day, a group); ``group_points`` turns those into each group's change points
-(the form ``stays.change_points`` gives for one group), and ``spans.day_spans`` reads each local
-day's first and last record per place from them. Everything after works on these few rows.
+(the rows where a run starts or ends, numbered by position in the group), and ``spans.day_spans``
+reads each local day's first and last record per place from them. Everything after works on
+these few rows.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Cleaning, on runs (consecutive records of a subscriber on one place and border status).
 
 Both steps work on runs rather than records, so they cost nothing next to the one sort of the
-records that finds the runs (``stays.change_points``):
+records that finds the runs (``boundaries.mark_boundaries``):
 
 1. ``drop_glitches``: a one-record run that is reachable neither from the previous run nor to the
    next below ``max_speed_kmh`` (distance between the cells' coverage edges) is a glitch, not a

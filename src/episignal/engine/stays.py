@@ -2,7 +2,7 @@
 
 A new run starts when the place (or the border status of the cell) changes, or when the phone was
 silent longer than ``bridge_hours`` (a night with the phone off at one place is presence there;
-two days of silence is not). Runs are found in ONE sort of the records (``change_points``);
+two days of silence is not). Runs are found in ONE sort of the records (``boundaries.py``);
 cleaning (``clean.py``) and everything after work on runs. A run shorter than
 ``pingpong_max_minutes`` between two runs at the same other place is ping-pong and joins them.
 The silence between the last record of one stay and the first of the next is attributed per
@@ -16,39 +16,11 @@ import ibis.expr.types as ir
 
 from episignal.engine.clean import RUN_ORDER, drop_glitches, resolve_border
 from episignal.engine.params import Attribution, CleanParams, StayParams
-from episignal.engine.records import RECORD_ORDER
 
 # What makes two consecutive records part of one run, per level.
 LEVEL_KEYS = {"place": ("pid", "alt_pid"), "county": ("county",)}
 # What a run carries from its first record, per level.
 LEVEL_COLUMNS = {"place": ("place", "pid", "alt", "alt_pid"), "county": ("county",)}
-
-
-def _differs(a: ir.Value, b: ir.Value) -> ir.BooleanValue:
-    """a ≠ b where NULL equals NULL (alt_pid is NULL on interior cells)."""
-    return (a != b).fill_null(a.isnull() != b.isnull())
-
-
-def change_points(recs: ir.Table, bridge_s: int) -> ir.Table:
-    """The records where a run of some level starts or ends, from one sort of the records.
-
-    ``pos`` numbers the subscriber's records, so a run's size is the distance between its start
-    and end rows. Everything after this works on these few rows instead of every record.
-    """
-    w = ibis.window(group_by=recs.sid, order_by=RECORD_ORDER)
-    ts = recs.ts_utc_s
-    gap_before = ts - ts.lag().over(w)
-    gap_after = ts.lead().over(w) - ts
-    flags: dict[str, ir.BooleanValue] = {}
-    for level, keys in LEVEL_KEYS.items():
-        first = gap_before.isnull()
-        last = gap_after.isnull()
-        changed_before = ibis.or_(*[_differs(recs[k], recs[k].lag().over(w)) for k in keys])
-        changed_after = ibis.or_(*[_differs(recs[k], recs[k].lead().over(w)) for k in keys])
-        flags[f"start_{level}"] = first | changed_before | (gap_before > bridge_s)
-        flags[f"end_{level}"] = last | changed_after | (gap_after > bridge_s)
-    t = recs.mutate(pos=ibis.row_number().over(w), **flags)
-    return t.filter(ibis.or_(*[t[name] for name in flags]))
 
 
 def _runs(points: ir.Table, level: str) -> ir.Table:
