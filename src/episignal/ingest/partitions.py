@@ -32,6 +32,7 @@ EVENT_COLUMNS = ("subscriber", "ts_utc_s", "cell_id", "event_type")
 # result (about 30 bytes a row) stay bounded however large the batch is.
 ROWS_PER_SORT = 16_000_000
 SECONDS_PER_DAY = 86_400
+_BATCH_ROWS = 122_880  # DuckDB's Parquet row group
 _EPOCH_DATE = datetime.date(1970, 1, 1)
 # Sort keys; rows equal on the first six are the same event (day and carrier are functions of
 # the time and the cell), and the file last makes the first row of a run the earliest file's.
@@ -94,7 +95,10 @@ def _sorted_rows(con: ibis.BaseBackend, keyed: ir.Table, days: list[int]) -> pa.
     end_s = (days[-1] + 1) * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
     # A time range rather than the day column: DuckDB filters the scan before computing anything.
     rows = keyed.filter((keyed.ts_utc_s >= start_s) & (keyed.ts_utc_s < end_s))
-    return con.to_pyarrow(rows.order_by([*_SORT_KEYS, "file_id"]))
+    ordered = rows.order_by([*_SORT_KEYS, "file_id"])
+    # Row-group-sized batches: DuckDB writes a partition's batches to Parquet in parallel.
+    table = con.to_pyarrow(ordered)
+    return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS), table.schema)
 
 
 def _column(rows: pa.Table, name: str) -> np.ndarray:

@@ -251,15 +251,17 @@ def _pseudonyms(con: ibis.BaseBackend, accepted: ir.Table, key: bytes) -> tuple[
     return table, pa.array([p for p, _ in pairs], pa.string())
 
 
-def _carriers(con: ibis.BaseBackend, cells: ir.Table) -> list[str]:
-    """Carrier of each carrier_idx of the registry."""
-    t = cells.select("carrier_idx", "cell_carrier").distinct().order_by("carrier_idx")
-    return con.to_pyarrow(t)["cell_carrier"].to_pylist()
-
-
-def _cell_ids(con: ibis.BaseBackend, cells: ir.Table) -> pa.Array:
-    """cell_id of each cell_idx of the registry."""
-    return con.to_pyarrow(cells.order_by("cell_idx").select("cell_id"))["cell_id"].combine_chunks()
+def _registry_names(
+    con: ibis.BaseBackend, cells: ir.Table
+) -> tuple[pa.Array, list[int], list[str]]:
+    """cell_id and carrier_idx of each cell_idx, and the carrier of each carrier_idx."""
+    t = con.to_pyarrow(cells.order_by("cell_idx").select("cell_id", "carrier_idx", "cell_carrier"))
+    carriers = dict(zip(t["carrier_idx"].to_pylist(), t["cell_carrier"].to_pylist(), strict=True))
+    return (
+        t["cell_id"].combine_chunks(),
+        t["carrier_idx"].to_pylist(),
+        [carriers[i] for i in range(len(carriers))],
+    )
 
 
 def ingest_files(
@@ -337,16 +339,21 @@ def ingest_files(
 
     reports: dict[str, FileReport] = {str(p): FileReport(str(p)) for p in paths}
     by_id = {i: reports[name] for name, i in file_ids.items()}
-    valid_rows: dict[int, int] = {}
-    for row in con.to_pyarrow(
-        classified.group_by(["file_id", "reason"]).aggregate(n=ibis._.count())
-    ).to_pylist():
+    # One pass counts rows per file and reason, and the accepted ones per local day and cell (to
+    # plan the sorts below).
+    counts = classified.group_by(
+        ["file_id", "reason", local_day(classified.ts_utc_s).name("local_day"), "cell_idx"]
+    ).aggregate(n=ibis._.count())
+    valid_rows = Counter[int]()
+    valid_per_day_cell = Counter[tuple[int, int]]()
+    for row in con.to_pyarrow(counts).to_pylist():
         report = by_id[row["file_id"]]
         report.rows_read += row["n"]
         if row["reason"] is None:
-            valid_rows[row["file_id"]] = row["n"]
+            valid_rows[row["file_id"]] += row["n"]
+            valid_per_day_cell[row["local_day"], row["cell_idx"]] += row["n"]
         else:
-            report.quarantined[row["reason"]] = row["n"]
+            report.quarantined[row["reason"]] = report.quarantined.get(row["reason"], 0) + row["n"]
 
     n_quarantined = sum(r.quarantined_total for r in reports.values())
     parts: list[pa.Table] = []
@@ -373,7 +380,9 @@ def ingest_files(
     valid = classified.filter(classified.reason.isnull())
     pseudonyms, subscribers = _pseudonyms(con, valid, load_key(data_dir))
     carrier_code = carrier or fmt.carrier
-    carriers = [carrier_code] if carrier_code else _carriers(con, cells)
+    cell_ids, carrier_of_cell, carriers = _registry_names(con, cells)
+    if carrier_code:  # one carrier for the whole feed, whatever the registry says
+        carrier_of_cell, carriers = [0] * len(carrier_of_cell), [carrier_code]
     keyed = valid.join(pseudonyms, "e164").join(cells, "cell_idx")
     keyed = keyed.select(
         local_day=local_day(keyed.ts_utc_s),
@@ -384,14 +393,14 @@ def ingest_files(
         event_type_id=keyed.event_type_id,
         file_id=keyed.file_id,
     )
-    sizes = con.to_pyarrow(
-        keyed.group_by(["local_day", "carrier_idx"]).aggregate(n=ibis._.count())
-    ).to_pylist()
-    keys = sorted(PartitionKey(r["local_day"], carriers[r["carrier_idx"]]) for r in sizes)
+    rows_per_key = Counter[PartitionKey]()
+    for (day, cell_idx), n in valid_per_day_cell.items():
+        rows_per_key[PartitionKey(day, carriers[carrier_of_cell[cell_idx]])] += n
+    keys = sorted(rows_per_key)
     rows_per_day = Counter[int]()
-    for r in sizes:
-        rows_per_day[r["local_day"]] += r["n"]
-    names = Names(subscribers, _cell_ids(con, cells), carriers)
+    for key, n in rows_per_key.items():
+        rows_per_day[key.day] += n
+    names = Names(subscribers, cell_ids, carriers)
     events = VersionedDataset(layout.events)
     stored = {k: events.files_of([k.partition]) for k in keys}
     stored_of_day: dict[int, list[Path]] = {}
