@@ -34,16 +34,11 @@ ROWS_PER_SORT = 16_000_000
 SECONDS_PER_DAY = 86_400
 _BATCH_ROWS = 122_880  # DuckDB's Parquet row group
 _EPOCH_DATE = datetime.date(1970, 1, 1)
-# Sort keys; rows equal on the first six are the same event (day and carrier are functions of
-# the time and the cell), and the file last makes the first row of a run the earliest file's.
-_SORT_KEYS = (
-    "local_day",
-    "carrier_idx",
-    "subscriber_rank",
-    "ts_utc_s",
-    "cell_idx",
-    "event_type_id",
-)
+# The event: rows equal on these are exact duplicates (the local day and the carrier, which come
+# first in the sort, are functions of the time and the cell).
+_EVENT_KEYS = ("subscriber_rank", "ts_utc_s", "cell_idx", "event_type_id")
+# Partitions, stored order within one, duplicates next to each other, the earliest file first.
+_SORT_KEYS = ("local_day", "carrier_idx", *_EVENT_KEYS, "file_id")
 
 
 def local_date(day: int) -> str:
@@ -95,7 +90,7 @@ def _sorted_rows(con: ibis.BaseBackend, keyed: ir.Table, days: list[int]) -> pa.
     end_s = (days[-1] + 1) * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
     # A time range rather than the day column: DuckDB filters the scan before computing anything.
     rows = keyed.filter((keyed.ts_utc_s >= start_s) & (keyed.ts_utc_s < end_s))
-    ordered = rows.order_by([*_SORT_KEYS, "file_id"])
+    ordered = rows.order_by(list(_SORT_KEYS))
     # Row-group-sized batches: DuckDB writes a partition's batches to Parquet in parallel.
     table = con.to_pyarrow(ordered)
     return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS), table.schema)
@@ -106,10 +101,10 @@ def _column(rows: pa.Table, name: str) -> np.ndarray:
 
 
 def _first_of_runs(rows: pa.Table) -> np.ndarray:
-    """Mask of the rows that differ from the row before on any sort key: one row per event."""
+    """Mask of the rows that differ from the row before on the event: one row per event."""
     n = rows.num_rows
     changed = np.zeros(max(n - 1, 0), dtype=bool)
-    for key in _SORT_KEYS:
+    for key in _EVENT_KEYS:
         values = _column(rows, key)
         changed |= values[1:] != values[:-1]
     return np.concatenate([np.ones(min(n, 1), dtype=bool), changed])
