@@ -57,9 +57,19 @@ def test_each_local_day_sorted_alone_gives_the_same_events_as_one_sort(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "42" * 32)
+    sorts: list[list[int]] = []
+    sorted_rows = partitions._sorted_rows
+
+    def counted(con: object, keyed: object, days: list[int]) -> object:
+        sorts.append(days)
+        return sorted_rows(con, keyed, days)
+
+    monkeypatch.setattr(partitions, "_sorted_rows", counted)
     together = _ingest(tmp_path, "together")
+    assert len(sorts) == 1
     monkeypatch.setattr(partitions, "ROWS_PER_SORT", 1)
     apart = _ingest(tmp_path, "apart")
+    assert len(sorts) == 1 + 3  # a sort per local day
     assert apart == together
     stored, counts = together
     assert counts == [
