@@ -9,7 +9,6 @@ nothing.
 
 from __future__ import annotations
 
-import datetime
 import json
 import time
 import uuid
@@ -28,21 +27,24 @@ from episignal.ingest.cells import CellsReport, ingest_cells
 from episignal.ingest.events import (
     CLOCK_SKEW_TOLERANCE_S,
     EARLIEST_EVENT_UTC_S,
-    EVENT_TYPES,
-    LOCAL_UTC_OFFSET_S,
     Reason,
 )
 from episignal.ingest.formats import FORMATS, FeedFormat, stage
+from episignal.ingest.partitions import (
+    EVENT_COLUMNS,
+    Names,
+    PartitionKey,
+    local_day,
+    sorted_partitions,
+    write_partition,
+)
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 from episignal.privacy.pseudonym import load_key, pseudonymise
 
-EVENT_COLUMNS = ("subscriber", "ts_utc_s", "cell_id", "event_type")
 # A delimiter that never occurs in text exports, so that the CSV reader hands us whole lines and
 # field splitting (and counting) stays ours: a wrong field count is quarantined, not an error.
 _WHOLE_LINE_DELIMITER = "\x1f"
-_SECONDS_PER_DAY = 86_400
-_EPOCH_DATE = datetime.date(1970, 1, 1)
 
 
 class IngestError(ValueError):
@@ -99,11 +101,6 @@ class IngestReport:
         d = asdict(self)
         d.update(rows_read=self.rows_read, accepted=self.accepted, duplicates=self.duplicates)
         return json.dumps(d, ensure_ascii=False)
-
-
-def _local_date(day: int) -> str:
-    """Partition name of a local day number (days since 1970-01-01), e.g. "2020-01-23"."""
-    return (_EPOCH_DATE + datetime.timedelta(days=day)).isoformat()
 
 
 def _csv_lines(con: ibis.BaseBackend, path: Path, skip: int = 0) -> ir.Table:
@@ -238,35 +235,32 @@ def _classify(fmt: FeedFormat, parsed: ir.Table, cells: ir.Table, now_utc_s: int
     )
 
 
-def _pseudonym_table(con: ibis.BaseBackend, accepted: ir.Table, key: bytes) -> ir.Table:
-    """Distinct numbers → pseudonyms, hashed in Python once per number (not per row)."""
+def _pseudonyms(con: ibis.BaseBackend, accepted: ir.Table, key: bytes) -> tuple[ir.Table, pa.Array]:
+    """(e164, subscriber_rank) of the distinct numbers, and the pseudonym of each rank.
+
+    Hashed in Python once per number (not per row). The rank orders subscribers like their
+    pseudonyms: sorting on it is cheaper than on text, and the text is only attached when written.
+    """
     numbers = con.to_pyarrow(accepted.select("e164").distinct())["e164"].to_pylist()
     pairs = sorted((pseudonymise(str(n), key), n) for n in numbers)
-    # The rank orders subscribers like their pseudonyms: sorting on it is cheaper than on text.
-    table = pa.table(
-        {
-            "e164": [n for _, n in pairs],
-            "subscriber": [p for p, _ in pairs],
-            "subscriber_rank": range(len(pairs)),
-        },
-        schema=pa.schema(
-            [("e164", pa.int64()), ("subscriber", pa.string()), ("subscriber_rank", pa.int32())]
-        ),
+    ranks = pa.table(
+        {"e164": [n for _, n in pairs], "subscriber_rank": range(len(pairs))},
+        schema=pa.schema([("e164", pa.int64()), ("subscriber_rank", pa.int32())]),
     )
-    return con.create_table(f"pseudonyms_{uuid.uuid4().hex[:8]}", ibis.memtable(table), temp=True)
+    table = con.create_table(f"pseudonyms_{uuid.uuid4().hex[:8]}", ibis.memtable(ranks), temp=True)
+    return table, pa.array([p for p, _ in pairs], pa.string())
 
 
-def _named(rows: ir.Table, pseudonyms: ir.Table, cells: ir.Table) -> ir.Table:
-    """Integer-keyed events → the stored columns (pseudonym, cell id and event type as text)."""
-    joined = rows.join(pseudonyms, "e164").join(cells, "cell_idx")
-    return joined.select(
-        "subscriber",
-        "ts_utc_s",
-        "cell_id",
-        "subscriber_rank",
-        event_type=joined.event_type_id.substitute(
-            dict(enumerate(EVENT_TYPES)), else_=ibis.null(dt.string)
-        ),
+def _registry_names(
+    con: ibis.BaseBackend, cells: ir.Table
+) -> tuple[pa.Array, list[int], list[str]]:
+    """cell_id and carrier_idx of each cell_idx, and the carrier of each carrier_idx."""
+    t = con.to_pyarrow(cells.order_by("cell_idx").select("cell_id", "carrier_idx", "cell_carrier"))
+    carriers = dict(zip(t["carrier_idx"].to_pylist(), t["cell_carrier"].to_pylist(), strict=True))
+    return (
+        t["cell_id"].combine_chunks(),
+        t["carrier_idx"].to_pylist(),
+        [carriers[i] for i in range(len(carriers))],
     )
 
 
@@ -317,6 +311,7 @@ def ingest_files(
             "cell_id",
             cell_carrier="carrier",
             cell_idx=(ibis.row_number().over()).cast(dt.int32),
+            carrier_idx=ibis.dense_rank().over(order_by=registry_cells.carrier).cast(dt.int32),
         ),
         temp=True,
     )
@@ -344,16 +339,21 @@ def ingest_files(
 
     reports: dict[str, FileReport] = {str(p): FileReport(str(p)) for p in paths}
     by_id = {i: reports[name] for name, i in file_ids.items()}
-    valid_rows: dict[int, int] = {}
-    for row in con.to_pyarrow(
-        classified.group_by(["file_id", "reason"]).aggregate(n=ibis._.count())
-    ).to_pylist():
+    # One pass counts rows per file and reason, and the accepted ones per local day and cell (to
+    # plan the sorts below).
+    counts = classified.group_by(
+        ["file_id", "reason", local_day(classified.ts_utc_s).name("local_day"), "cell_idx"]
+    ).aggregate(n=ibis._.count())
+    valid_rows = Counter[int]()
+    valid_per_day_cell = Counter[tuple[int, int]]()
+    for row in con.to_pyarrow(counts).to_pylist():
         report = by_id[row["file_id"]]
         report.rows_read += row["n"]
         if row["reason"] is None:
-            valid_rows[row["file_id"]] = row["n"]
+            valid_rows[row["file_id"]] += row["n"]
+            valid_per_day_cell[row["local_day"], row["cell_idx"]] += row["n"]
         else:
-            report.quarantined[row["reason"]] = row["n"]
+            report.quarantined[row["reason"]] = report.quarantined.get(row["reason"], 0) + row["n"]
 
     n_quarantined = sum(r.quarantined_total for r in reports.values())
     parts: list[pa.Table] = []
@@ -375,78 +375,56 @@ def ingest_files(
             ]
             parts += parts[-1:] * (times_given[name] - 1)  # a file given twice is read twice
 
-    # ---- deduplicate: one row per event, the first occurrence's file credited -----------------
+    # ---- deduplicate and write: a few local days per sort -------------------------------------
     progress("deduplicate")
     valid = classified.filter(classified.reason.isnull())
-    pseudonyms = _pseudonym_table(con, valid, load_key(data_dir))
-    # A hash aggregate on integer keys instead of a window sort; the partition columns are
-    # functions of the key (time → local date, cell → carrier), so they do not split groups.
-    unique = valid.group_by(["e164", "ts_utc_s", "cell_idx", "event_type_id"]).aggregate(
-        first_file=valid.file_id.min()
-    )
-    unique = unique.join(cells, "cell_idx")
+    pseudonyms, subscribers = _pseudonyms(con, valid, load_key(data_dir))
     carrier_code = carrier or fmt.carrier
-    fresh = con.create_table(
-        f"fresh_{tag}",
-        unique.select(
-            "e164",
-            "ts_utc_s",
-            "cell_idx",
-            "event_type_id",
-            "first_file",
-            carrier=ibis.literal(carrier_code) if carrier_code else unique.cell_carrier,
-            # The local day as a day number: an integer is cheap to compute, keep and filter on;
-            # only the few distinct ones are turned into partition names.
-            local_day=((unique.ts_utc_s + LOCAL_UTC_OFFSET_S) // _SECONDS_PER_DAY).cast(dt.int32),
-        ),
-        temp=True,
+    cell_ids, carrier_of_cell, carriers = _registry_names(con, cells)
+    if carrier_code:  # one carrier for the whole feed, whatever the registry says
+        carrier_of_cell, carriers = [0] * len(carrier_of_cell), [carrier_code]
+    keyed = valid.join(pseudonyms, "e164").join(cells, "cell_idx")
+    keyed = keyed.select(
+        local_day=local_day(keyed.ts_utc_s),
+        carrier_idx=ibis.literal(0, dt.int32) if carrier_code else keyed.carrier_idx,
+        subscriber_rank=keyed.subscriber_rank,
+        ts_utc_s=keyed.ts_utc_s,
+        cell_idx=keyed.cell_idx,
+        event_type_id=keyed.event_type_id,
+        file_id=keyed.file_id,
     )
-    affected = con.to_pyarrow(fresh.select("local_day", "carrier").distinct()).to_pylist()
-    day_keys = sorted({(r["local_day"], r["carrier"]) for r in affected})
-    affected_keys = [(_local_date(day), carrier_of_day) for day, carrier_of_day in day_keys]
+    rows_per_key = Counter[PartitionKey]()
+    for (day, cell_idx), n in valid_per_day_cell.items():
+        rows_per_key[PartitionKey(day, carriers[carrier_of_cell[cell_idx]])] += n
+    keys = sorted(rows_per_key)
+    rows_per_day = Counter[int]()
+    for key, n in rows_per_key.items():
+        rows_per_day[key.day] += n
+    names = Names(subscribers, cell_ids, carriers)
     events = VersionedDataset(layout.events)
-    existing_files = events.files_of(
-        [(("local_date", d), ("carrier", c)) for d, c in affected_keys]
-    )
-    if existing_files:
-        # An event already stored (in any partition this batch touches) is a duplicate.
-        old = con.read_parquet([str(f) for f in existing_files]).select(*EVENT_COLUMNS)
-        named = stage(fresh.join(pseudonyms, "e164").join(cells, "cell_idx"))
-        named = named.mutate(
-            event_type=named.event_type_id.substitute(
-                dict(enumerate(EVENT_TYPES)), else_=ibis.null(dt.string)
-            )
-        )
-        fresh = con.create_table(
-            f"fresh_new_{tag}",
-            named.anti_join(old, list(EVENT_COLUMNS)).select(*fresh.columns),
-            temp=True,
-        )
-    for row in con.to_pyarrow(fresh.group_by("first_file").aggregate(n=ibis._.count())).to_pylist():
-        by_id[row["first_file"]].accepted = row["n"]
-    for file_id, n in valid_rows.items():
-        by_id[file_id].duplicates = n - by_id[file_id].accepted
+    stored = {k: events.files_of([k.partition]) for k in keys}
+    stored_of_day: dict[int, list[Path]] = {}
+    for k in keys:
+        stored_of_day.setdefault(k.day, []).extend(stored[k])
 
-    # ---- write events and quarantine atomically, each ------------------------------------------
+    def read_stored(files: Sequence[Path]) -> ir.Table:
+        return con.read_parquet([str(f) for f in files]).select(*EVENT_COLUMNS)
+
     progress("write")
+    accepted = Counter[int]()
     with events.change() as staging:
-        for day, carrier_of_part in day_keys:
-            part = (("local_date", _local_date(day)), ("carrier", carrier_of_part))
-            old_files = events.files_of([part])
-            rows = _named(
-                fresh.filter((fresh.local_day == day) & (fresh.carrier == carrier_of_part)),
-                pseudonyms,
-                cells,
+        for part in sorted_partitions(con, keyed, names, rows_per_day):
+            accepted += write_partition(
+                con,
+                part,
+                staging.partition_dir(part.key.partition),
+                read_stored,
+                stored_of_day[part.key.day],
+                stored[part.key],
             )
-            if old_files:
-                old = con.read_parquet([str(f) for f in old_files]).select(*EVENT_COLUMNS)
-                rows = ibis.union(old, rows.select(*EVENT_COLUMNS))
-                rows = rows.order_by(["subscriber", "ts_utc_s"])
-            else:
-                rows = rows.order_by(["subscriber_rank", "ts_utc_s"]).select(*EVENT_COLUMNS)
-            # One partition at a time: each sort is small, memory stays bounded by the largest
-            # partition rather than the batch.
-            con.to_parquet(rows, staging.partition_dir(part) / "part-0000.parquet")
+    for file_id, n in valid_rows.items():
+        by_id[file_id].accepted = accepted[file_id]
+        by_id[file_id].duplicates = n - accepted[file_id]
 
     if n_quarantined:
         # A DuckDB table rather than the Arrow one: its statistics tell the Parquet writer that
@@ -482,7 +460,7 @@ def ingest_files(
         format=fmt_name,
         files=list(reports.values()),
         cells=cells_report,
-        partitions_written=len(affected_keys),
+        partitions_written=len(keys),
         seconds=round(time.perf_counter() - started, 3),
     )
     with layout.ingest_log.open("a", encoding="utf-8") as log:
