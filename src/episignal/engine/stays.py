@@ -14,7 +14,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from episignal.engine.clean import RUN_ORDER, drop_glitches, resolve_border
+from episignal.engine.clean import drop_glitches, resolve_border
 from episignal.engine.params import Attribution, CleanParams, StayParams
 
 # What makes two consecutive records part of one run, per level.
@@ -24,71 +24,130 @@ LEVEL_COLUMNS = {"place": ("place", "pid", "alt", "alt_pid"), "county": ("county
 
 
 def _runs(points: ir.Table, level: str) -> ir.Table:
+    """The runs at ``level``, each with the facing records of its neighbouring runs.
+
+    Starts and ends alternate in record order (a one-record run is both on one row), so the row
+    after a start is its run's end, and the rows around a run are its neighbours' facing records:
+    one window over the change points gives both.
+    """
     start, end = points[f"start_{level}"], points[f"end_{level}"]
     t = points.filter(start | end)
-    # Starts and ends alternate in record order; a one-record run is both on the same row.
     w = ibis.window(group_by=t.sid, order_by=t.pos)
     is_end = t[f"end_{level}"]
+
+    def after(column: str) -> ir.Value:
+        return is_end.ifelse(t[column].lead().over(w), t[column].lead(2).over(w))
+
     t = t.mutate(
         end_pos=is_end.ifelse(t.pos, t.pos.lead().over(w)),
         end_ts=is_end.ifelse(t.ts_utc_s, t.ts_utc_s.lead().over(w)),
-        end_cid=is_end.ifelse(t.cid, t.cid.lead().over(w)),
+        prev_ts=t.ts_utc_s.lag().over(w),
+        prev_cid=t.cid.lag().over(w),
+        next_ts=after("ts_utc_s"),
+        next_cid=after("cid"),
     )
     t = t.filter(t[f"start_{level}"])
     return t.select(
         "sid",
         *LEVEL_COLUMNS[level],
+        "prev_ts",
+        "prev_cid",
+        "next_ts",
+        "next_cid",
         run="pos",
         first_ts="ts_utc_s",
         last_ts="end_ts",
         first_cid="cid",
-        last_cid="end_cid",
         n_records=t.end_pos - t.pos + 1,
     )
 
 
-def _absorb_pingpong(runs: ir.Table, clean: CleanParams, bridge_s: int) -> ir.Table:
-    """A-B-A → A: relabel short runs sandwiched by the same place, then merge neighbours."""
-    w = ibis.window(group_by=runs.sid, order_by=RUN_ORDER)
-    prev_place, next_place = runs.place.lag().over(w), runs.place.lead().over(w)
-    short = (runs.last_ts - runs.first_ts) < int(clean.pingpong_max_minutes * 60)
-    sandwiched = (prev_place == next_place) & (prev_place != runs.place)
-    t = runs.mutate(place=(short & sandwiched).fill_null(False).ifelse(prev_place, runs.place))
-    w2 = ibis.window(group_by=t.sid, order_by=RUN_ORDER)
-    p2, prev_last = t.place.lag().over(w2), t.last_ts.lag().over(w2)
-    new = p2.isnull() | (p2 != t.place) | (t.first_ts - prev_last > bridge_s)
-    t = t.mutate(start=new.cast("int64"))
-    t = t.mutate(
-        stay=t.start.sum().over(
-            ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=None, following=0)
+def _relabel(
+    prev_place: ir.Value, place: ir.Value, next_place: ir.Value, short: ir.BooleanValue
+) -> ir.Value:
+    """A-B-A → A: a short run between two runs at the same other place takes their place."""
+    sandwiched = (prev_place == next_place) & (prev_place != place)
+    return (short & sandwiched).fill_null(False).ifelse(prev_place, place)
+
+
+def _stays_of_runs(
+    runs: ir.Table, clean: CleanParams, params: StayParams, bridge_s: int
+) -> ir.Table:
+    """Ping-pong absorbed, neighbouring runs at one place merged, silences attributed.
+
+    A stay starts at a run whose place (after ping-pong) differs from the previous run's, or after
+    a silence over ``bridge_s``; it ends before the next such run. One window over the runs tells
+    both (the previous and next runs' places after ping-pong are functions of the runs up to two
+    away), with the silences around the stay and a running count of records; a second one over
+    the stays' first and last runs joins each stay's start to its end.
+    """
+    w = ibis.window(group_by=runs.sid, order_by=runs.run)
+    pingpong_s = int(clean.pingpong_max_minutes * 60)
+
+    def place(k: int) -> ir.Value:
+        return (
+            runs.place
+            if k == 0
+            else runs.place.lag(-k).over(w)
+            if k < 0
+            else runs.place.lead(k).over(w)
         )
+
+    def short(k: int) -> ir.BooleanValue:
+        first, last = runs.first_ts, runs.last_ts
+        if k < 0:
+            first, last = first.lag(-k).over(w), last.lag(-k).over(w)
+        elif k > 0:
+            first, last = first.lead(k).over(w), last.lead(k).over(w)
+        return (last - first) < pingpong_s
+
+    here = _relabel(place(-1), place(0), place(1), short(0))
+    before = _relabel(place(-2), place(-1), place(0), short(-1))
+    after = _relabel(place(0), place(1), place(2), short(1))
+    prev_last, next_first = runs.last_ts.lag().over(w), runs.first_ts.lead().over(w)
+    starts = before.isnull() | (before != here) | (runs.first_ts - prev_last > bridge_s)
+    ends = next_first.isnull() | (here != after) | (next_first - runs.last_ts > bridge_s)
+    before_all = ibis.window(group_by=runs.sid, order_by=runs.run, preceding=None, following=0)
+    t = runs.mutate(
+        place=here,
+        starts=starts.fill_null(False),
+        ends=ends.fill_null(False),
+        # No neighbour (start or end of the data): no credit.
+        gap_before=(runs.first_ts - prev_last).fill_null(0),
+        gap_after=(next_first - runs.last_ts).fill_null(0),
+        records_to=runs.n_records.sum().over(before_all),
     )
-    return t.group_by(["sid", "stay"]).aggregate(
-        place=t.place.first(),
-        first_ts=t.first_ts.min(),
-        last_ts=t.last_ts.max(),
-        n_records=t.n_records.sum(),
+    t = t.filter(t.starts | t.ends)
+    w2 = ibis.window(group_by=t.sid, order_by=t.run)
+
+    def at_end(column: str) -> ir.Value:
+        return t.ends.ifelse(t[column], t[column].lead().over(w2))
+
+    t = t.mutate(
+        last_ts=at_end("last_ts"),
+        gap_after=at_end("gap_after"),
+        n_records=at_end("records_to") - t.records_to + t.n_records,
     )
+    t = t.filter(t.starts)
+    return _attribute(t, params)
 
 
 def _attribute(stays: ir.Table, params: StayParams) -> ir.Table:
-    w = ibis.window(group_by=stays.sid, order_by=["first_ts", "stay"])
-    # No neighbour (start or end of the data): no credit. LEAST skips NULLs, so fill first.
-    gap_before = (stays.first_ts - stays.last_ts.lag().over(w)).fill_null(0)
-    gap_after = (stays.first_ts.lead().over(w) - stays.last_ts).fill_null(0)
+    """stays(sid, place, first_ts, last_ts, gap_before, gap_after, n_records) → arrival and
+    departure with the silences around them credited per ``params.attribution``."""
     cap = int(params.max_credit_minutes * 60)
     if params.attribution is Attribution.MIDPOINT:
-        before = ibis.least(gap_before // 2, cap)
-        after = ibis.least(gap_after // 2, cap)
+        before = ibis.least(stays.gap_before // 2, cap)
+        after = ibis.least(stays.gap_after // 2, cap)
     else:
         before = ibis.literal(0)
-        after = ibis.least(gap_after, cap)
+        after = ibis.least(stays.gap_after, cap)
     return stays.select(
         "sid",
         "place",
         arrival_utc_s=stays.first_ts - before,
         departure_utc_s=stays.last_ts + after,
-        n_records=stays.n_records,
+        n_records=stays.n_records.cast("int64"),
     )
 
 
@@ -100,4 +159,4 @@ def stays(
     bridge_s = int(params.bridge_hours * 3600)
     runs = drop_glitches(_runs(points, level), cells, clean)
     runs = resolve_border(runs, clean) if level == "place" else runs.rename(place="county")
-    return _attribute(_absorb_pingpong(runs, clean, bridge_s), params)
+    return _stays_of_runs(runs, clean, params, bridge_s)
