@@ -24,41 +24,38 @@ LEVEL_COLUMNS = {"place": ("place", "pid", "alt", "alt_pid"), "county": ("county
 
 
 def _runs(points: ir.Table, level: str) -> ir.Table:
-    """The runs at ``level``, each with the facing records of its neighbouring runs.
+    """The runs at ``level``, with what the glitch check reads of their neighbouring runs.
 
     Starts and ends alternate in record order (a one-record run is both on one row), so the row
-    after a start is its run's end, and the rows around a run are its neighbours' facing records:
-    one window over the change points gives both.
+    after a start is its run's end, and the rows around a one-record run are its neighbours'
+    facing records: one window over the change points gives both. ``prev_ts``/``prev_cid``: the
+    previous run's last record; ``next_ts``/``next_cid``: the next run's first record, for a
+    one-record run (NULL for longer ones: a glitch is one record).
     """
     start, end = points[f"start_{level}"], points[f"end_{level}"]
     t = points.filter(start | end)
     w = ibis.window(group_by=t.sid, order_by=t.pos)
-    is_end = t[f"end_{level}"]
-
-    def after(column: str) -> ir.Value:
-        return is_end.ifelse(t[column].lead().over(w), t[column].lead(2).over(w))
-
     t = t.mutate(
-        end_pos=is_end.ifelse(t.pos, t.pos.lead().over(w)),
-        end_ts=is_end.ifelse(t.ts_utc_s, t.ts_utc_s.lead().over(w)),
         prev_ts=t.ts_utc_s.lag().over(w),
         prev_cid=t.cid.lag().over(w),
-        next_ts=after("ts_utc_s"),
-        next_cid=after("cid"),
+        after_pos=t.pos.lead().over(w),
+        after_ts=t.ts_utc_s.lead().over(w),
+        after_cid=t.cid.lead().over(w),
     )
     t = t.filter(t[f"start_{level}"])
+    one_record = t[f"end_{level}"]
     return t.select(
         "sid",
         *LEVEL_COLUMNS[level],
         "prev_ts",
         "prev_cid",
-        "next_ts",
-        "next_cid",
+        next_ts=one_record.ifelse(t.after_ts, ibis.null(t.ts_utc_s.type())),
+        next_cid=one_record.ifelse(t.after_cid, ibis.null(t.cid.type())),
         run="pos",
         first_ts="ts_utc_s",
-        last_ts="end_ts",
+        last_ts=one_record.ifelse(t.ts_utc_s, t.after_ts),
         first_cid="cid",
-        n_records=t.end_pos - t.pos + 1,
+        n_records=one_record.ifelse(1, t.after_pos - t.pos + 1),
     )
 
 
