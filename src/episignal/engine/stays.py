@@ -78,41 +78,42 @@ def _stays_of_runs(
     away), with the silences around the stay and a running count of records; a second one over
     the stays' first and last runs joins each stay's start to its end.
     """
-    w = ibis.window(group_by=runs.sid, order_by=runs.run)
     pingpong_s = int(clean.pingpong_max_minutes * 60)
-
-    def place(k: int) -> ir.Value:
-        return (
-            runs.place
-            if k == 0
-            else runs.place.lag(-k).over(w)
-            if k < 0
-            else runs.place.lead(k).over(w)
-        )
-
-    def short(k: int) -> ir.BooleanValue:
-        first, last = runs.first_ts, runs.last_ts
-        if k < 0:
-            first, last = first.lag(-k).over(w), last.lag(-k).over(w)
-        elif k > 0:
-            first, last = first.lead(k).over(w), last.lead(k).over(w)
-        return (last - first) < pingpong_s
-
-    here = _relabel(place(-1), place(0), place(1), short(0))
-    before = _relabel(place(-2), place(-1), place(0), short(-1))
-    after = _relabel(place(0), place(1), place(2), short(1))
-    prev_last, next_first = runs.last_ts.lag().over(w), runs.first_ts.lead().over(w)
-    starts = before.isnull() | (before != here) | (runs.first_ts - prev_last > bridge_s)
-    ends = next_first.isnull() | (here != after) | (next_first - runs.last_ts > bridge_s)
-    before_all = ibis.window(group_by=runs.sid, order_by=runs.run, preceding=None, following=0)
-    t = runs.mutate(
-        place=here,
+    t = runs.mutate(short=(runs.last_ts - runs.first_ts) < pingpong_s)
+    w = ibis.window(group_by=t.sid, order_by=t.run)
+    upto = ibis.window(group_by=t.sid, order_by=t.run, preceding=None, following=0)
+    # Computed in stages, each on the columns of the one before: the expression stays small.
+    t = t.mutate(
+        place_2=t.place.lag(2).over(w),
+        place_1=t.place.lag().over(w),
+        place1=t.place.lead().over(w),
+        place2=t.place.lead(2).over(w),
+        short_1=t.short.lag().over(w),
+        short1=t.short.lead().over(w),
+        prev_last=t.last_ts.lag().over(w),
+        next_first=t.first_ts.lead().over(w),
+        records_to=t.n_records.sum().over(upto),
+    )
+    t = t.mutate(
+        here=_relabel(t.place_1, t.place, t.place1, t.short),
+        before=_relabel(t.place_2, t.place_1, t.place, t.short_1),
+        after=_relabel(t.place, t.place1, t.place2, t.short1),
+    )
+    starts = t.before.isnull() | (t.before != t.here) | (t.first_ts - t.prev_last > bridge_s)
+    ends = t.next_first.isnull() | (t.here != t.after) | (t.next_first - t.last_ts > bridge_s)
+    t = t.select(
+        "sid",
+        "run",
+        "first_ts",
+        "last_ts",
+        "n_records",
+        "records_to",
+        place="here",
         starts=starts.fill_null(False),
         ends=ends.fill_null(False),
         # No neighbour (start or end of the data): no credit.
-        gap_before=(runs.first_ts - prev_last).fill_null(0),
-        gap_after=(next_first - runs.last_ts).fill_null(0),
-        records_to=runs.n_records.sum().over(before_all),
+        gap_before=(t.first_ts - t.prev_last).fill_null(0),
+        gap_after=(t.next_first - t.last_ts).fill_null(0),
     )
     t = t.filter(t.starts | t.ends)
     w2 = ibis.window(group_by=t.sid, order_by=t.run)
