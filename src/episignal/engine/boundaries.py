@@ -63,9 +63,10 @@ def cell_run_keys(cells: ir.Table) -> ir.Table:
     return cells.select("cell_id", "cid", run_key=packed)
 
 
-def _level_key(run_key: ir.IntegerValue, level: str) -> ir.IntegerValue:
+def _level_bits(run_key: ir.IntegerValue, level: str) -> ir.IntegerValue:
+    """The bits of a packed key that hold ``level``'s rank (equal bits: equal keys)."""
     i = list(_LEVELS).index(level)
-    return (run_key // (1 << (KEY_BITS * i))) % (1 << KEY_BITS)
+    return run_key & (((1 << KEY_BITS) - 1) << (KEY_BITS * i))
 
 
 def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int) -> ir.Table:
@@ -81,29 +82,36 @@ def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int) -> ir.Table:
     w = ibis.window(group_by=recs.sid, order_by=list(RECORD_ORDER))
     ts = recs.ts_utc_s
     t = recs.mutate(
-        day=local_day(ts),
         pos=ibis.row_number().over(w),
         prev_ts=ts.lag().over(w),
         next_ts=ts.lead().over(w),
         prev_key=recs.run_key.lag().over(w),
         next_key=recs.run_key.lead().over(w),
+        # The local midnight that starts the record's day, in UTC seconds. This and the filter
+        # below run on every record: a remainder and comparisons, no division (times are
+        # positive: ingest rejects any before EARLIEST_EVENT_UTC_S).
+        midnight=ts - (ts + LOCAL_UTC_OFFSET_S) % SECONDS_PER_DAY,
     )
-    midnight = _midnight(t.day)
     first, last = t.prev_ts.isnull(), t.next_ts.isnull()
-    long_before = (t.ts_utc_s - t.prev_ts) > bridge_s
-    long_after = (t.next_ts - t.ts_utc_s) > bridge_s
-    day_first = first | (t.prev_ts < midnight)
-    day_last = last | (t.next_ts >= midnight + SECONDS_PER_DAY)
     # Kept: where some level's key changes (span boundaries included), a silence, a local day's
     # first or last record (the bounds of the day's own group too, where it has no lookback
-    # records), and where the next days' groups, for which this record is lookback, start and end.
-    keep = [t.run_key != t.prev_key, t.run_key != t.next_key, long_before, long_after]
-    keep += [day_first, day_last]
+    # records), and where the next days' groups, for which this record is lookback, start. Such a
+    # group ends where the record's own day does, or later: a day's last record covers it.
+    keep = [
+        t.run_key != t.prev_key,
+        t.run_key != t.next_key,
+        (t.ts_utc_s - t.prev_ts) > bridge_s,
+        (t.next_ts - t.ts_utc_s) > bridge_s,
+        first | (t.prev_ts < t.midnight),
+        last | (t.next_ts >= t.midnight + SECONDS_PER_DAY),
+    ]
     for k in range(1, _groups_per_record(lookback_s)):
-        start = midnight + (k * SECONDS_PER_DAY - lookback_s)  # day + k's lookback begins here
-        in_group = t.ts_utc_s >= start
-        keep.append(in_group & (first | (t.prev_ts < start)))
-        keep.append(in_group & (last | (t.next_ts >= midnight + (k + 1) * SECONDS_PER_DAY)))
+        # Day + k's lookback begins this many seconds into the record's day; at or before its
+        # midnight, the day's first record covers it.
+        offset = k * SECONDS_PER_DAY - lookback_s
+        if offset > 0:
+            start = t.midnight + offset
+            keep.append((t.ts_utc_s >= start) & (first | (t.prev_ts < start)))
     # Only the kept few rows get their flags computed.
     t = t.filter(ibis.or_(*keep))
     first, last = t.prev_ts.isnull(), t.next_ts.isnull()
@@ -111,18 +119,18 @@ def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int) -> ir.Table:
     long_after = (t.next_ts - t.ts_utc_s) > bridge_s
 
     def changed(level: str, neighbour: ir.IntegerValue) -> ir.BooleanValue:
-        return (_level_key(t.run_key, level) != _level_key(neighbour, level)).fill_null(True)
+        return (_level_bits(t.run_key, level) != _level_bits(neighbour, level)).fill_null(True)
 
-    midnight = _midnight(t.day)
     return t.mutate(
+        day=local_day(t.ts_utc_s),
         **{
             f"start_{level}": first | long_before | changed(level, t.prev_key)
             for level in LEVEL_KEYS
         },
         **{f"end_{level}": last | long_after | changed(level, t.next_key) for level in LEVEL_KEYS},
-        span_start=first | (t.prev_ts < midnight) | changed("span", t.prev_key),
-        span_end=last | (t.next_ts >= midnight + SECONDS_PER_DAY) | changed("span", t.next_key),
-    ).drop("prev_key", "next_key", "run_key")
+        span_start=first | (t.prev_ts < t.midnight) | changed("span", t.prev_key),
+        span_end=last | (t.next_ts >= t.midnight + SECONDS_PER_DAY) | changed("span", t.next_key),
+    ).drop("prev_key", "next_key", "run_key", "midnight")
 
 
 def group_points(marked: ir.Table, days: list[int], lookback_s: int) -> ir.Table:

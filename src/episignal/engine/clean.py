@@ -29,7 +29,8 @@ KM_PER_DEG_LON_EQUATOR = 111.320
 # Anchor keys pack (time, place rank) into one integer so a running max finds the latest anchor
 # and its place at once: ts · PLACE_KEYS + pid, with pid < PLACE_KEYS (places are ~400).
 PLACE_KEYS = 100_000
-RUN_ORDER = ("first_ts", "run")  # runs of one subscriber never share a start record
+# What ``drop_glitches`` reads of a run's neighbours, and drops.
+NEIGHBOUR_COLUMNS = ("prev_ts", "prev_cid", "next_ts", "next_cid")
 
 
 def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
@@ -42,31 +43,25 @@ def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
 
 
 def drop_glitches(runs: ir.Table, cells: ir.Table, params: CleanParams) -> ir.Table:
-    """runs(sid, run, first_ts, last_ts, first_cid, last_cid, n_records, …) without glitches."""
-    first = cells.select(first_cid="cid", f_lon="lon", f_lat="lat", f_r="radius_m")
-    last = cells.select(last_cid="cid", l_lon="lon", l_lat="lat", l_r="radius_m")
-    t = runs.join(first, "first_cid").join(last, "last_cid")
-    w = ibis.window(group_by=t.sid, order_by=RUN_ORDER)
-    t = t.mutate(
-        p_lon=t.l_lon.lag().over(w),
-        p_lat=t.l_lat.lag().over(w),
-        p_r=t.l_r.lag().over(w),
-        p_ts=t.last_ts.lag().over(w),
-        n_lon=t.f_lon.lead().over(w),
-        n_lat=t.f_lat.lead().over(w),
-        n_r=t.f_r.lead().over(w),
-        n_ts=t.first_ts.lead().over(w),
-    )
+    """runs(sid, first_ts, first_cid, n_records, prev_ts, prev_cid, next_ts, next_cid, …) without
+    glitches. ``prev_*``/``next_*``: the previous run's last record and the next run's first
+    (NULL at the ends), which is all a one-record run is checked against."""
+    own = cells.select(first_cid="cid", f_lon="lon", f_lat="lat", f_r="radius_m")
+    prev = cells.select(prev_cid="cid", p_lon="lon", p_lat="lat", p_r="radius_m")
+    nxt = cells.select(next_cid="cid", n_lon="lon", n_lat="lat", n_r="radius_m")
+    t = runs.join(own, "first_cid").left_join(prev, "prev_cid").left_join(nxt, "next_cid")
     d_prev = _edge_distance_km(t.p_lon, t.p_lat, t.p_r, t.f_lon, t.f_lat, t.f_r)
-    d_next = _edge_distance_km(t.l_lon, t.l_lat, t.l_r, t.n_lon, t.n_lat, t.n_r)
-    h_prev = ibis.greatest(t.first_ts - t.p_ts, 1) / 3600.0
-    h_next = ibis.greatest(t.n_ts - t.last_ts, 1) / 3600.0
+    d_next = _edge_distance_km(t.f_lon, t.f_lat, t.f_r, t.n_lon, t.n_lat, t.n_r)
+    h_prev = ibis.greatest(t.first_ts - t.prev_ts, 1) / 3600.0
+    h_next = ibis.greatest(t.next_ts - t.first_ts, 1) / 3600.0
     glitch = (
         (t.n_records == 1)
         & (d_prev / h_prev > params.max_speed_kmh)
         & (d_next / h_next > params.max_speed_kmh)
     )
-    return t.filter(~glitch.fill_null(False)).select(runs.columns)
+    return t.filter(~glitch.fill_null(False)).select(
+        *[c for c in runs.columns if c not in NEIGHBOUR_COLUMNS]
+    )
 
 
 def _dominant_places(runs: ir.Table) -> ir.Table:
@@ -96,8 +91,9 @@ def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
     """runs with (place, pid, alt, alt_pid) → the same runs with ``place`` resolved."""
     t = _local_votes(runs, params)
     # Frames include the run itself: harmless, a border run is never its own anchor (key NULL).
-    before = ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=None, following=0)
-    after = ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=0, following=None)
+    # ``run`` (its first record's position) orders a subscriber's runs, as their times do.
+    before = ibis.window(group_by=t.sid, order_by=t.run, preceding=None, following=0)
+    after = ibis.window(group_by=t.sid, order_by=t.run, preceding=0, following=None)
     # Only a stay anchors: a train through a city's interior says nothing about where one lives.
     min_s = int(params.anchor_min_minutes * 60)
     interior = t.alt_pid.isnull() & ((t.last_ts - t.first_ts) >= min_s)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from episignal.engine.clean import RUN_ORDER, drop_glitches, resolve_border
+from episignal.engine.clean import drop_glitches, resolve_border
 from episignal.engine.params import Attribution, CleanParams, StayParams
 
 # What makes two consecutive records part of one run, per level.
@@ -24,71 +24,128 @@ LEVEL_COLUMNS = {"place": ("place", "pid", "alt", "alt_pid"), "county": ("county
 
 
 def _runs(points: ir.Table, level: str) -> ir.Table:
+    """The runs at ``level``, with what the glitch check reads of their neighbouring runs.
+
+    Starts and ends alternate in record order (a one-record run is both on one row), so the row
+    after a start is its run's end, and the rows around a one-record run are its neighbours'
+    facing records: one window over the change points gives both. ``prev_ts``/``prev_cid``: the
+    previous run's last record; ``next_ts``/``next_cid``: the next run's first record, for a
+    one-record run (NULL for longer ones: a glitch is one record).
+    """
     start, end = points[f"start_{level}"], points[f"end_{level}"]
     t = points.filter(start | end)
-    # Starts and ends alternate in record order; a one-record run is both on the same row.
     w = ibis.window(group_by=t.sid, order_by=t.pos)
-    is_end = t[f"end_{level}"]
     t = t.mutate(
-        end_pos=is_end.ifelse(t.pos, t.pos.lead().over(w)),
-        end_ts=is_end.ifelse(t.ts_utc_s, t.ts_utc_s.lead().over(w)),
-        end_cid=is_end.ifelse(t.cid, t.cid.lead().over(w)),
+        prev_ts=t.ts_utc_s.lag().over(w),
+        prev_cid=t.cid.lag().over(w),
+        after_pos=t.pos.lead().over(w),
+        after_ts=t.ts_utc_s.lead().over(w),
+        after_cid=t.cid.lead().over(w),
     )
     t = t.filter(t[f"start_{level}"])
+    one_record = t[f"end_{level}"]
     return t.select(
         "sid",
         *LEVEL_COLUMNS[level],
+        "prev_ts",
+        "prev_cid",
+        next_ts=one_record.ifelse(t.after_ts, ibis.null(t.ts_utc_s.type())),
+        next_cid=one_record.ifelse(t.after_cid, ibis.null(t.cid.type())),
         run="pos",
         first_ts="ts_utc_s",
-        last_ts="end_ts",
+        last_ts=one_record.ifelse(t.ts_utc_s, t.after_ts),
         first_cid="cid",
-        last_cid="end_cid",
-        n_records=t.end_pos - t.pos + 1,
+        n_records=one_record.ifelse(1, t.after_pos - t.pos + 1),
     )
 
 
-def _absorb_pingpong(runs: ir.Table, clean: CleanParams, bridge_s: int) -> ir.Table:
-    """A-B-A → A: relabel short runs sandwiched by the same place, then merge neighbours."""
-    w = ibis.window(group_by=runs.sid, order_by=RUN_ORDER)
-    prev_place, next_place = runs.place.lag().over(w), runs.place.lead().over(w)
-    short = (runs.last_ts - runs.first_ts) < int(clean.pingpong_max_minutes * 60)
-    sandwiched = (prev_place == next_place) & (prev_place != runs.place)
-    t = runs.mutate(place=(short & sandwiched).fill_null(False).ifelse(prev_place, runs.place))
-    w2 = ibis.window(group_by=t.sid, order_by=RUN_ORDER)
-    p2, prev_last = t.place.lag().over(w2), t.last_ts.lag().over(w2)
-    new = p2.isnull() | (p2 != t.place) | (t.first_ts - prev_last > bridge_s)
-    t = t.mutate(start=new.cast("int64"))
+def _relabel(
+    prev_place: ir.Value, place: ir.Value, next_place: ir.Value, short: ir.BooleanValue
+) -> ir.Value:
+    """A-B-A → A: a short run between two runs at the same other place takes their place."""
+    sandwiched = (prev_place == next_place) & (prev_place != place)
+    return (short & sandwiched).fill_null(False).ifelse(prev_place, place)
+
+
+def _stays_of_runs(
+    runs: ir.Table, clean: CleanParams, params: StayParams, bridge_s: int
+) -> ir.Table:
+    """Ping-pong absorbed, neighbouring runs at one place merged, silences attributed.
+
+    A stay starts at a run whose place (after ping-pong) differs from the previous run's, or after
+    a silence over ``bridge_s``; it ends before the next such run. One window over the runs tells
+    both (the previous and next runs' places after ping-pong are functions of the runs up to two
+    away), with the silences around the stay and a running count of records; a second one over
+    the stays' first and last runs joins each stay's start to its end.
+    """
+    pingpong_s = int(clean.pingpong_max_minutes * 60)
+    t = runs.mutate(short=(runs.last_ts - runs.first_ts) < pingpong_s)
+    w = ibis.window(group_by=t.sid, order_by=t.run)
+    upto = ibis.window(group_by=t.sid, order_by=t.run, preceding=None, following=0)
+    # Computed in stages, each on the columns of the one before: the expression stays small.
     t = t.mutate(
-        stay=t.start.sum().over(
-            ibis.window(group_by=t.sid, order_by=RUN_ORDER, preceding=None, following=0)
-        )
+        place_2=t.place.lag(2).over(w),
+        place_1=t.place.lag().over(w),
+        place1=t.place.lead().over(w),
+        place2=t.place.lead(2).over(w),
+        short_1=t.short.lag().over(w),
+        short1=t.short.lead().over(w),
+        prev_last=t.last_ts.lag().over(w),
+        next_first=t.first_ts.lead().over(w),
+        records_to=t.n_records.sum().over(upto),
     )
-    return t.group_by(["sid", "stay"]).aggregate(
-        place=t.place.first(),
-        first_ts=t.first_ts.min(),
-        last_ts=t.last_ts.max(),
-        n_records=t.n_records.sum(),
+    t = t.mutate(
+        here=_relabel(t.place_1, t.place, t.place1, t.short),
+        before=_relabel(t.place_2, t.place_1, t.place, t.short_1),
+        after=_relabel(t.place, t.place1, t.place2, t.short1),
     )
+    starts = t.before.isnull() | (t.before != t.here) | (t.first_ts - t.prev_last > bridge_s)
+    ends = t.next_first.isnull() | (t.here != t.after) | (t.next_first - t.last_ts > bridge_s)
+    t = t.select(
+        "sid",
+        "run",
+        "first_ts",
+        "last_ts",
+        "n_records",
+        "records_to",
+        place="here",
+        starts=starts.fill_null(False),
+        ends=ends.fill_null(False),
+        # No neighbour (start or end of the data): no credit.
+        gap_before=(t.first_ts - t.prev_last).fill_null(0),
+        gap_after=(t.next_first - t.last_ts).fill_null(0),
+    )
+    t = t.filter(t.starts | t.ends)
+    w2 = ibis.window(group_by=t.sid, order_by=t.run)
+
+    def at_end(column: str) -> ir.Value:
+        return t.ends.ifelse(t[column], t[column].lead().over(w2))
+
+    t = t.mutate(
+        last_ts=at_end("last_ts"),
+        gap_after=at_end("gap_after"),
+        n_records=at_end("records_to") - t.records_to + t.n_records,
+    )
+    t = t.filter(t.starts)
+    return _attribute(t, params)
 
 
 def _attribute(stays: ir.Table, params: StayParams) -> ir.Table:
-    w = ibis.window(group_by=stays.sid, order_by=["first_ts", "stay"])
-    # No neighbour (start or end of the data): no credit. LEAST skips NULLs, so fill first.
-    gap_before = (stays.first_ts - stays.last_ts.lag().over(w)).fill_null(0)
-    gap_after = (stays.first_ts.lead().over(w) - stays.last_ts).fill_null(0)
+    """stays(sid, place, first_ts, last_ts, gap_before, gap_after, n_records) → arrival and
+    departure with the silences around them credited per ``params.attribution``."""
     cap = int(params.max_credit_minutes * 60)
     if params.attribution is Attribution.MIDPOINT:
-        before = ibis.least(gap_before // 2, cap)
-        after = ibis.least(gap_after // 2, cap)
+        before = ibis.least(stays.gap_before // 2, cap)
+        after = ibis.least(stays.gap_after // 2, cap)
     else:
         before = ibis.literal(0)
-        after = ibis.least(gap_after, cap)
+        after = ibis.least(stays.gap_after, cap)
     return stays.select(
         "sid",
         "place",
         arrival_utc_s=stays.first_ts - before,
         departure_utc_s=stays.last_ts + after,
-        n_records=stays.n_records,
+        n_records=stays.n_records.cast("int64"),
     )
 
 
@@ -100,4 +157,4 @@ def stays(
     bridge_s = int(params.bridge_hours * 3600)
     runs = drop_glitches(_runs(points, level), cells, clean)
     runs = resolve_border(runs, clean) if level == "place" else runs.rename(place="county")
-    return _attribute(_absorb_pingpong(runs, clean, bridge_s), params)
+    return _stays_of_runs(runs, clean, params, bridge_s)

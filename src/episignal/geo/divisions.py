@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import csv
 import enum
-import importlib.resources
+import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 MUNICIPALITY_PROVINCES = frozenset({"11", "12", "31", "50"})  # 北京 天津 上海 重庆
 REGIONS_WITHOUT_SUBDIVISIONS = frozenset({"71", "81", "82"})  # 台湾 香港 澳门 (province level only)
@@ -118,7 +119,11 @@ class Divisions:
 
 
 def _read_table() -> list[tuple[str, str, float | None, float | None]]:
-    path = importlib.resources.files("cpca") / "resources" / "adcodes.csv"
+    # Found without importing cpca, whose import (pkg_resources and more) takes most of a second.
+    spec = importlib.util.find_spec("cpca")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the cpca package (division table) is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "resources" / "adcodes.csv"
     rows = []
     with path.open(encoding="utf-8") as f:
         for rec in csv.DictReader(f):

@@ -7,9 +7,6 @@ import gettext
 from dataclasses import dataclass
 from functools import lru_cache
 
-import pycountry
-from pypinyin import lazy_pinyin
-
 from episignal.geo.divisions import divisions
 
 HOME_COUNTRY = "CN"
@@ -28,8 +25,14 @@ class Place:
     name_en: str
 
 
+# pycountry and pypinyin are imported where they are used: they take most of a second to load,
+# and an itinerary export of cities at home needs neither (``place_label``).
+
+
 @lru_cache(maxsize=1)
 def _zh_countries() -> gettext.NullTranslations:
+    import pycountry
+
     return gettext.translation(
         "iso3166-1", pycountry.LOCALES_DIR, languages=["zh_CN"], fallback=True
     )
@@ -42,6 +45,8 @@ class UnknownCountry(KeyError):
 
 @lru_cache(maxsize=512)
 def country_place(alpha2: str) -> Place:
+    import pycountry
+
     country = pycountry.countries.get(alpha_2=alpha2.upper())
     if country is None:
         raise UnknownCountry(alpha2)
@@ -49,10 +54,14 @@ def country_place(alpha2: str) -> Place:
     return Place(country.alpha_2, PlaceKind.COUNTRY, _zh_countries().gettext(country.name), name_en)
 
 
+def _is_country_code(code: str) -> bool:
+    return len(code) == 2 and code.isalpha()
+
+
 @lru_cache(maxsize=4096)
 def place_for_code(code: str) -> Place:
     """Place for a prefecture-level division code or a country code."""
-    if len(code) == 2 and code.isalpha():
+    if _is_country_code(code):
         return country_place(code)
     table = divisions()
     prefecture = table.prefecture(code)
@@ -61,6 +70,15 @@ def place_for_code(code: str) -> Place:
     if province.code != prefecture.code:
         name_en = f"{name_en}, {english_name(province.name)}"
     return Place(prefecture.code, PlaceKind.CITY, table.display_name(prefecture.code), name_en)
+
+
+@lru_cache(maxsize=4096)
+def place_label(code: str) -> tuple[str, PlaceKind]:
+    """(name_zh, kind) of ``place_for_code(code)``, without the English name (no pinyin)."""
+    if _is_country_code(code):
+        return country_place(code).name_zh, PlaceKind.COUNTRY
+    table = divisions()
+    return table.display_name(table.prefecture(code).code), PlaceKind.CITY
 
 
 # Generic suffixes of division names, longest first; what remains is the proper name.
@@ -92,4 +110,6 @@ def english_name(name_zh: str) -> str:
             break
     if "族" in core:
         core = core[:_AUTONOMOUS_PREFIX_CHARS]
+    from pypinyin import lazy_pinyin
+
     return "".join(lazy_pinyin(core)).capitalize()
