@@ -21,7 +21,7 @@ from episignal.engine.io import read_parquet
 from episignal.engine.params import ItineraryParams, Rule, StayParams
 from episignal.engine.process import epoch_day, event_days, process_days
 from episignal.engine.spans import SECONDS_PER_DAY, local_midnight_utc_s
-from episignal.geo.places import place_label
+from episignal.geo.places import place_for_code
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 
@@ -77,13 +77,13 @@ def itinerary_places(
 
 def _named(raw: pa.Table) -> pa.Table:
     codes = raw["place"].to_pylist()
-    places = {c: place_label(c) for c in set(codes)}
+    places = {c: place_for_code(c) for c in set(codes)}
     return pa.table(
         {
             "subscriber": raw["subscriber"],
             "place_code": raw["place"],
-            "place_name": [places[c][0] for c in codes],
-            "place_kind": [places[c][1].value for c in codes],
+            "place_name": [places[c].name_zh for c in codes],
+            "place_kind": [places[c].kind.value for c in codes],
             "first_arrival": pc.cast(raw["first_arrival_utc_s"], pa.timestamp("s", tz="UTC")),
             "last_departure": pc.cast(raw["last_departure_utc_s"], pa.timestamp("s", tz="UTC")),
         },

@@ -6,6 +6,7 @@ import enum
 import gettext
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from episignal.geo.divisions import divisions
 
@@ -22,11 +23,15 @@ class Place:
     code: str  # 6-digit prefecture-level code, or ISO 3166 alpha-2 abroad
     kind: PlaceKind
     name_zh: str  # as the card shows it: "湖北省武汉市", "日本"
-    name_en: str
+
+    @property
+    def name_en(self) -> str:
+        """English display name: "Wuhan, Hubei", "Japan" (worked out when first asked for)."""
+        return _english_place_name(self.code, self.kind)
 
 
 # pycountry and pypinyin are imported where they are used: they take most of a second to load,
-# and an itinerary export of cities at home needs neither (``place_label``).
+# and an itinerary export of cities at home needs neither (it names places in Chinese only).
 
 
 @lru_cache(maxsize=1)
@@ -43,42 +48,43 @@ class UnknownCountry(KeyError):
         super().__init__(f"no ISO 3166 country with alpha-2 code {code!r}")
 
 
-@lru_cache(maxsize=512)
-def country_place(alpha2: str) -> Place:
+def _country(alpha2: str) -> Any:  # a pycountry record
     import pycountry
 
     country = pycountry.countries.get(alpha_2=alpha2.upper())
     if country is None:
         raise UnknownCountry(alpha2)
-    name_en = getattr(country, "common_name", None) or country.name
-    return Place(country.alpha_2, PlaceKind.COUNTRY, _zh_countries().gettext(country.name), name_en)
+    return country
 
 
-def _is_country_code(code: str) -> bool:
-    return len(code) == 2 and code.isalpha()
+@lru_cache(maxsize=512)
+def country_place(alpha2: str) -> Place:
+    country = _country(alpha2)
+    return Place(country.alpha_2, PlaceKind.COUNTRY, _zh_countries().gettext(country.name))
 
 
 @lru_cache(maxsize=4096)
 def place_for_code(code: str) -> Place:
     """Place for a prefecture-level division code or a country code."""
-    if _is_country_code(code):
+    if len(code) == 2 and code.isalpha():
         return country_place(code)
     table = divisions()
     prefecture = table.prefecture(code)
+    return Place(prefecture.code, PlaceKind.CITY, table.display_name(prefecture.code))
+
+
+@lru_cache(maxsize=4096)
+def _english_place_name(code: str, kind: PlaceKind) -> str:
+    if kind is PlaceKind.COUNTRY:
+        country = _country(code)
+        return getattr(country, "common_name", None) or country.name
+    table = divisions()
+    prefecture = table.get(code)
     province = table.get(prefecture.province_code)
     name_en = english_name(prefecture.name)
     if province.code != prefecture.code:
         name_en = f"{name_en}, {english_name(province.name)}"
-    return Place(prefecture.code, PlaceKind.CITY, table.display_name(prefecture.code), name_en)
-
-
-@lru_cache(maxsize=4096)
-def place_label(code: str) -> tuple[str, PlaceKind]:
-    """(name_zh, kind) of ``place_for_code(code)``, without the English name (no pinyin)."""
-    if _is_country_code(code):
-        return country_place(code).name_zh, PlaceKind.COUNTRY
-    table = divisions()
-    return table.display_name(table.prefecture(code).code), PlaceKind.CITY
+    return name_en
 
 
 # Generic suffixes of division names, longest first; what remains is the proper name.

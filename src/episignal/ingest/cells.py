@@ -21,13 +21,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from episignal.ingest.events import CELL_ID_PATTERN
 from episignal.lake import VersionedDataset
 
 CELLS_PARTITION = (("registry", "cells"),)
 CELL_COLUMNS = ("cell_id", "carrier", "lon", "lat", "radius_m", "county_code", "country")
 BORDER_NEIGHBOURS = 24  # overlaps are looked for among this many nearest cells
 EARTH_RADIUS_M = 6_371_000.0
-_CELL_ID_RE = re.compile(r"[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}")  # PLMN-AREA-CELL
+_CELL_ID_RE = re.compile(CELL_ID_PATTERN)
 # Written next to the registry's versions after each merge: the cells file's digest and the
 # report, for the registry version that merge left. Merging the same file into that version again
 # changes nothing, so a repeated ``--cells`` (every ingest passes it) skips the validation.

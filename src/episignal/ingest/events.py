@@ -18,6 +18,8 @@ EVENT_TYPES = (
 LOCAL_UTC_OFFSET_S = 8 * 3600  # Asia/Shanghai: UTC+8, no daylight saving since 1991
 CLOCK_SKEW_TOLERANCE_S = 300  # an event up to 5 minutes ahead of our clock is still accepted
 EARLIEST_EVENT_UTC_S = 946_684_800  # 2000-01-01: anything older is a broken clock, not data
+# Canonical cell id, PLMN-AREA-CELL in decimal ("46000-4201-17"): cells files and feeds alike.
+CELL_ID_PATTERN = r"[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}"
 
 
 class Reason(enum.StrEnum):

@@ -20,7 +20,7 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from episignal.ingest.events import EVENT_TYPES, LOCAL_UTC_OFFSET_S
+from episignal.ingest.events import CELL_ID_PATTERN, EVENT_TYPES, LOCAL_UTC_OFFSET_S
 
 CHINA_COUNTRY_CODE = "86"
 # E.164 digits after an optional "+" or international prefix "00": 8 to 15 digits, no leading 0,
@@ -226,7 +226,7 @@ def _parse_c(f: ir.Table) -> ir.Table:
 _E164_BODY_RE = r"(?:861[3-9][0-9]{9}|(?:[1-79][0-9]|8[0-57-9])[0-9]{6,13})"
 _PLAIN_E164_RE = rf"^\+?{_E164_BODY_RE}$"
 _PLAIN_E164_GROUP_RE = rf"^\+?({_E164_BODY_RE})$"
-_CANONICAL_CELL_ID_RE = r"^[0-9]{5,6}-[0-9]{1,10}-[0-9]{1,10}$"
+_CANONICAL_CELL_ID_RE = rf"^{CELL_ID_PATTERN}$"
 
 
 def canonical_e164(raw: ir.StringValue) -> ir.IntegerValue:
