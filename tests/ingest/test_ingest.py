@@ -201,3 +201,45 @@ def test_relative_paths_are_accounted_like_absolute_ones(
     monkeypatch.chdir(tmp_path)
     report = ingest_files(data, "canonical", [Path("e.csv")], cells_path=Path(cells.name))
     assert (report.rows_read, report.accepted) == (1, 1)
+
+
+def test_cell_ids_and_carrier_names_are_whatever_the_cells_file_uses(
+    tmp_path: Path, data: Path
+) -> None:
+    """Cell ids are opaque (carriers name cells in many ways); a carrier name never escapes."""
+    cells = tmp_path / "cells.csv"
+    cells.write_text(
+        "cell_id,carrier,lon,lat,radius_m,county_code,country\n"
+        "BJ-0001,China Mobile,116.41,39.93,800,110101,CN\n"
+        "0x1A2B3C,../../outside,117.20,39.13,1500,120101,CN\n"
+        "tokyo/7,China Mobile,139.69,35.68,500,,JP\n"
+        "cell 1,China Mobile,116.41,39.93,800,110101,CN\n"  # whitespace: not an id
+    )
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "msisdn,ts,cell_id,event_type\n"
+        "+8613800138000,2020-01-20T08:15:00+08:00,BJ-0001,call\n"
+        "+8613800138000,2020-01-21T08:15:00+08:00,0x1A2B3C,sms\n"
+        "+8613800138000,2020-01-22T08:15:00+08:00,tokyo/7,data\n"
+        "+8613800138000,2020-01-22T09:15:00+08:00,cell 1,data\n"
+        "+8613800138000,2020-01-22T10:15:00+08:00,BJ-0002,data\n"
+    )
+    report = ingest_files(data, "canonical", [events], cells_path=cells)
+    assert report.cells is not None and report.cells.rejected == {"bad_cell_id": 1}
+    (f,) = report.files
+    assert (f.accepted, f.quarantined) == (3, {"bad_cell_id": 1, "unknown_cell": 1})
+    assert [(cell, kind) for _, _, cell, kind in _events(data)] == [
+        ("BJ-0001", "call"),
+        ("0x1A2B3C", "sms"),
+        ("tokyo/7", "data"),
+    ]
+    dataset = VersionedDataset(Layout(data).events)
+    assert sorted(dict(p)["carrier"] for p in dataset.partitions()) == [
+        "../../outside",
+        "China Mobile",
+        "China Mobile",
+    ]
+    version = dataset.current_path()
+    assert version is not None
+    assert all(f.resolve().is_relative_to(version.resolve()) for f in dataset.files())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.csv", "data", "events.csv"]

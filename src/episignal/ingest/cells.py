@@ -35,7 +35,7 @@ _CELL_ID_RE = re.compile(CELL_ID_PATTERN)
 LAST_MERGE = "last-merge.json"
 MERGE_LOCK = "merge.lock"
 # Bump when validation or placement rules change, so that a remembered merge is not trusted.
-CELL_RULES_VERSION = 1
+CELL_RULES_VERSION = 2
 
 
 class CellsFileError(ValueError):

@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import shutil
+import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -28,7 +29,22 @@ Partition = tuple[tuple[str, str], ...]  # (("local_date", "2020-01-20"), ("carr
 
 
 def partition_path(partition: Partition) -> str:
-    return "/".join(f"{k}={v}" for k, v in partition)
+    """The partition's directory inside a version; values are escaped as Hive escapes them.
+
+    Values come from input (a cells file's carrier names a partition): "%XX" for anything but
+    letters, digits and ``-._~``, so that no value can name another directory or leave the
+    version. Plain values ("2020-01-20", "46000") are their own directory names.
+    """
+    return "/".join(f"{k}={_escape(v)}" for k, v in partition)
+
+
+def _escape(value: str) -> str:
+    # "." and ".." would name the directory itself or its parent.
+    return (
+        urllib.parse.quote(value, safe="")
+        if value not in {".", ".."}
+        else value.replace(".", "%2E")
+    )
 
 
 def _fsync_dir(path: Path) -> None:
