@@ -243,3 +243,19 @@ def test_cell_ids_and_carrier_names_are_whatever_the_cells_file_uses(
     assert version is not None
     assert all(f.resolve().is_relative_to(version.resolve()) for f in dataset.files())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cells.csv", "data", "events.csv"]
+
+
+def test_county_codes_written_as_floats_are_read_as_codes(tmp_path: Path, data: Path) -> None:
+    # pandas writes a code column with gaps (the cells abroad) as floats.
+    cells = tmp_path / "cells.csv"
+    cells.write_text(
+        "cell_id,carrier,lon,lat,radius_m,county_code,country\n"
+        "46000-1-1,46000,114.0,30.6,1000.0,420102.0,CN\n"
+        "44010-1-1,46000,139.69,35.68,500.0,,JP\n"
+        "46000-1-2,46000,114.0,30.6,1000.0,420102.5,CN\n"  # not a code
+    )
+    events = write_events(tmp_path / "e.csv", {"+" + NUMBER_E164: [(at(0, "08:00"), "46000-1-1")]})
+    report = ingest_files(data, "canonical", [events], cells_path=cells)
+    assert report.cells is not None
+    assert (report.cells.accepted, report.cells.rejected) == (2, {"unknown_county": 1})
+    assert report.accepted == 1

@@ -29,6 +29,7 @@ CELL_COLUMNS = ("cell_id", "carrier", "lon", "lat", "radius_m", "county_code", "
 BORDER_NEIGHBOURS = 24  # overlaps are looked for among this many nearest cells
 EARTH_RADIUS_M = 6_371_000.0
 _CELL_ID_RE = re.compile(CELL_ID_PATTERN)
+_FLOAT_COUNTY_CODE_RE = re.compile(r"[0-9]{6}\.0*")
 # Written next to the registry's versions after each merge: the cells file's digest and the
 # report, for the registry version that merge left. Merging the same file into that version again
 # changes nothing, so a repeated ``--cells`` (every ingest passes it) skips the validation.
@@ -65,6 +66,11 @@ def read_cells_file(path: Path) -> pa.Table:
     )
 
 
+def _county_code(text: str) -> str:
+    # A code column with gaps (cells abroad) becomes floats in a data frame: "420102.0".
+    return text[:6] if _FLOAT_COUNTY_CODE_RE.fullmatch(text) else text
+
+
 def _validate(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
     """Typed, placed cells and the count of rejected rows per reason."""
     # Imported here: the gazetteer is only needed when a cells file is actually validated.
@@ -82,7 +88,7 @@ def _validate(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
         except (TypeError, ValueError):
             lon = lat = radius = float("nan")
         country = (r["country"] or "").strip().upper()
-        county = (r["county_code"] or "").strip()
+        county = _county_code((r["county_code"] or "").strip())
         cell_id = (r["cell_id"] or "").strip()
         if not _CELL_ID_RE.fullmatch(cell_id):
             reason = "bad_cell_id"
