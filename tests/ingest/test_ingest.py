@@ -7,6 +7,8 @@ import hmac
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from episignal.ingest.run import IngestError, ingest_files
@@ -92,6 +94,42 @@ def test_raw_numbers_never_reach_any_stored_file(tmp_path: Path, data: Path) -> 
             assert b"13800138000" not in content, path
             assert b"00138000" not in content, path
     assert all(line.startswith("138****8000") for _, line in _quarantine(data))
+
+
+def test_quarantined_lines_of_each_layout_are_masked_by_their_own_number_field(
+    tmp_path: Path, data: Path
+) -> None:
+    """The number field is split off a quarantined line with its layout's delimiter, whatever
+    the reason (a wrong field count too), and for Parquet rows rendered as canonical lines."""
+    cells = write_cells(tmp_path / "c.csv")
+    tsv = tmp_path / "c.tsv"
+    tsv.write_text(
+        "user\ttime\tecgi\ttype\n"
+        "+8613800138000\t2020-01-20T08:15:00+08:00\t460-11-1-99\tdata\n"  # unknown cell
+        "+8613800138000\t2020-01-20T08:15:00+08:00\n"  # field count
+    )
+    ingest_files(data, "carrier-c", [tsv], cells_path=cells)
+    parquet = tmp_path / "e.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "msisdn": ["+8613800138000", "12"],
+                "ts": ["2020-01-20T08:15:00+08:00", "2020-01-20T08:15:00+08:00"],
+                "cell_id": ["46000-1-99", "46000-1-1"],
+                "event_type": ["data", "data"],
+            }
+        ),
+        parquet,
+    )
+    ingest_files(data, "canonical", [parquet])
+    assert sorted(line for _, line in _quarantine(data)) == sorted(
+        [
+            "+86****8000,2020-01-20T08:15:00+08:00,46000-1-99,data",  # unknown cell
+            "+86****8000\t2020-01-20T08:15:00+08:00",
+            "+86****8000\t2020-01-20T08:15:00+08:00\t460-11-1-99\tdata",
+            "**,2020-01-20T08:15:00+08:00,46000-1-1,data",  # bad number
+        ]
+    )
 
 
 def test_pseudonym_follows_the_published_contract(
