@@ -14,7 +14,7 @@ an earlier stage (``stage``) instead of being inlined into every use.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -135,27 +135,69 @@ class FeedFormat:
     # Is a parsed cell_id that is not in the registry well-formed (unknown_cell) or not
     # (bad_cell_id)? Asked only for cells missing from the registry, whose ids are all well-formed.
     cell_id_ok: Callable[[ir.StringValue], ir.BooleanValue] = lambda c: c.notnull()
+    # Standard CSV (the canonical file): fields may be in double quotes, and a header names the
+    # columns, in any order, with any others beside them (see ``for_first_line``).
+    standard_csv: bool = False
+    # Where the fields ``parse_fields`` reads as f0, f1, … are in a line (None: in that order).
+    positions: tuple[int, ...] | None = None
+
+    def for_first_line(self, line: str) -> tuple[FeedFormat, bool]:
+        """This format as it applies to a file starting with ``line``, and whether that is a header.
+
+        For standard CSV the header is found by its names (quoted or not, any case, a BOM before
+        it) and gives the positions of the fields; a first line without all of the format's names
+        is a row like the others.
+        """
+        if self.header is None:
+            return self, False
+        if line == self.header:
+            return self, True
+        if not self.standard_csv:
+            return self, False
+        names = [_unquoted(n) for n in line.removeprefix(_BOM).split(self.delimiter)]
+        wanted = self.header.split(self.delimiter)
+        if any(names.count(n) != 1 for n in wanted):
+            return self, False
+        positions = tuple(names.index(n) for n in wanted)
+        return replace(self, n_fields=len(names), positions=positions), True
+
+    def _text(self, line: ir.StringValue) -> ir.StringValue:
+        # No valid field holds a quote or a delimiter, so dropping every quote unquotes the fields
+        # of a valid row; a quoted delimiter splits its field in two, and the row is quarantined.
+        if not self.standard_csv:
+            return line
+        return line.contains('"').ifelse(line.replace('"', ""), line)
+
+    def _fields(self) -> range | tuple[int, ...]:
+        return self.positions or range(self.n_fields)
 
     def number_field(self, line: ir.StringValue) -> ir.StringValue:
-        """The raw number field of a line (its first field), as ``parse`` splits it off."""
-        return line.split(self.delimiter)[0]
+        """The raw number field of a line, as ``parse`` splits it off (quotes removed)."""
+        return self._text(line).split(self.delimiter)[self._fields()[0]]
 
     def parse(self, lines: ir.Table) -> ir.Table:
         """lines(file_id, line) → lines + parsed columns (see module doc).
 
         Parsed values are meaningless when ``fields_ok`` is false; classification checks it first.
         """
-        split = stage(lines.mutate(_f=lines.line.split(self.delimiter)))
+        split = stage(lines.mutate(_f=self._text(lines.line).split(self.delimiter)))
         fields = stage(
             split.mutate(
                 fields_ok=split._f.length() == self.n_fields,
-                **{f"f{i}": split._f[i] for i in range(self.n_fields)},
+                **{f"f{i}": split._f[p] for i, p in enumerate(self._fields())},
             ).drop("_f")
         )
         parsed = self.parse_fields(fields)
         return parsed.select(
             *lines.columns, "fields_ok", "e164", "ts_utc_s", "cell_id", "event_type_id"
         )
+
+
+_BOM = "\ufeff"
+
+
+def _unquoted(name: str) -> str:
+    return name.strip().removeprefix('"').removesuffix('"').strip().lower()
 
 
 # carrier-a: 46000, pipe-delimited, no header, local time, numeric event codes
@@ -274,5 +316,6 @@ FORMATS: dict[str, FeedFormat] = {
         None,
         _parse_canonical,
         _canonical_cell_id_ok,
+        standard_csv=True,
     ),
 }

@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
@@ -45,6 +47,7 @@ from episignal.privacy.pseudonym import load_key, pseudonymise
 # A delimiter that never occurs in text exports, so that the CSV reader hands us whole lines and
 # field splitting (and counting) stays ours: a wrong field count is quarantined, not an error.
 _WHOLE_LINE_DELIMITER = "\x1f"
+_COPY_CHUNK_CHARS = 1 << 20  # normalising copy: characters per read
 
 
 class IngestError(ValueError):
@@ -103,6 +106,30 @@ class IngestReport:
         return json.dumps(d, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class _TextFile:
+    """How one text file is read: its format (as its header sets it) and its lines."""
+
+    fmt: FeedFormat
+    skip: int  # 1: the header line is left out
+    path: Path  # the file read: the feed itself, or its normalised copy (``_normalised_copy``)
+
+
+def _normalised_copy(path: Path, copy: Path) -> Path:
+    """A UTF-8 copy with LF line ends of a feed DuckDB cannot read strictly.
+
+    Such a feed is not UTF-8 (a GBK export) or mixes line ends. In the copy CR, LF and CRLF each
+    end one line, as an editor counts them, and a byte that is not UTF-8 becomes its escape
+    ("\\xce"): valid rows (ASCII) read the same, and a quarantined line keeps every byte.
+    """
+    with (
+        path.open(encoding="utf-8", errors="backslashreplace", newline=None) as src,
+        copy.open("w", encoding="utf-8", newline="\n") as dst,
+    ):
+        shutil.copyfileobj(src, dst, _COPY_CHUNK_CHARS)
+    return copy
+
+
 def _csv_lines(con: ibis.BaseBackend, path: Path, skip: int = 0) -> ir.Table:
     """line of each physical line of a text file after the first ``skip`` (empty ones as NULL)."""
     t = con.read_csv(
@@ -121,27 +148,29 @@ def _csv_lines(con: ibis.BaseBackend, path: Path, skip: int = 0) -> ir.Table:
     )
 
 
-def _skipped_header(con: ibis.BaseBackend, fmt: FeedFormat, path: Path) -> int:
-    """1 if the file starts with the format's header line (left out), else 0."""
+def _text_file(con: ibis.BaseBackend, fmt: FeedFormat, path: Path) -> _TextFile:
+    """How to read this file: the format as its header sets it; is the header left out."""
     if fmt.header is None:
-        return 0
+        return _TextFile(fmt, 0, path)
     first = con.to_pyarrow(_csv_lines(con, path).limit(1))["line"].to_pylist()
-    return int(first == [fmt.header])
+    file_fmt, is_header = fmt.for_first_line(first[0] or "") if first else (fmt, False)
+    return _TextFile(file_fmt, int(is_header), path)
 
 
-def _read_lines(con: ibis.BaseBackend, path: Path, file_id: int, skip: int) -> ir.Table:
+def _read_lines(con: ibis.BaseBackend, file_id: int, text: _TextFile) -> ir.Table:
     """lines(file_id, line) of one text file, header and empty lines left out, unnumbered.
 
     Line numbers are only needed for the few quarantined rows (``_numbered_lines`` finds them
     afterwards): numbering every line while parsing would make the parse one sequential stream.
     """
-    t = _csv_lines(con, path, skip)
+    t = _csv_lines(con, text.path, text.skip)
     return t.select(file_id=ibis.literal(file_id, dt.int32), line=t.line).filter(t.line != "")
 
 
-def _numbered_lines(con: ibis.BaseBackend, path: Path, skip: int) -> ir.Table:
+def _numbered_lines(con: ibis.BaseBackend, text: _TextFile) -> ir.Table:
     """lines(line_no, line) of one text file, like ``_read_lines`` but with 1-based line numbers."""
-    t = _csv_lines(con, path, skip)
+    skip = text.skip
+    t = _csv_lines(con, text.path, skip)
     # The reader keeps file order (preserve_insertion_order), so a row number over the whole read
     # is the line number, and DuckDB computes it streaming, without a sort.
     t = t.select(line_no=ibis.row_number().over() + 1 + skip, line=t.line)
@@ -278,6 +307,26 @@ def ingest_files(
     now_utc_s: int | None = None,
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> IngestReport:
+    """Ingest feed files into the events dataset (see the module doc); the run's report."""
+    scratch = Path(data_dir) / f".ingest-{uuid.uuid4().hex}"  # normalised copies, if any
+    try:
+        return _ingest_files(
+            data_dir, fmt_name, paths, cells_path, carrier, now_utc_s, progress, scratch
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _ingest_files(
+    data_dir: Path,
+    fmt_name: str,
+    paths: Sequence[Path],
+    cells_path: Path | None,
+    carrier: str | None,
+    now_utc_s: int | None,
+    progress: Callable[[str], None],
+    scratch: Path,
+) -> IngestReport:
     started = time.perf_counter()
     if fmt_name not in FORMATS:
         raise IngestError(f"unknown format {fmt_name!r}; choose one of {', '.join(FORMATS)}")
@@ -325,21 +374,33 @@ def ingest_files(
     # Of exact duplicates in different files, the one in the first file (by path) is accepted.
     file_ids = {name: i for i, name in enumerate(sorted({str(p) for p in paths}))}
     classified_name = f"classified_{tag}"
-    skips: dict[int, int] = {}
+    text_files: dict[int, _TextFile] = {}
     for n, p in enumerate(paths):
         file_id = file_ids[str(p)]
-        if p.suffix == ".parquet":
-            file_fmt = FORMATS["canonical"]
-            parsed = file_fmt.parse(_read_parquet_lines(con, p, file_id))
-        else:
-            file_fmt = fmt
-            skips[file_id] = _skipped_header(con, fmt, p)
-            parsed = fmt.parse(_read_lines(con, p, file_id, skips[file_id]))
-        rows = _classify(file_fmt, parsed, cells, now)
-        if n == 0:
-            classified = con.create_table(classified_name, rows, temp=True)
-        else:
-            con.insert(classified_name, rows)
+        # A file DuckDB cannot read strictly (not UTF-8, mixed line ends) is read again from its
+        # normalised copy; a failed statement stores nothing, so the retry starts clean.
+        read_path = p
+        for normalised in (False, True):
+            try:
+                if p.suffix == ".parquet":
+                    file_fmt = FORMATS["canonical"]
+                    parsed = file_fmt.parse(_read_parquet_lines(con, p, file_id))
+                else:
+                    text_files[file_id] = _text_file(con, fmt, read_path)
+                    file_fmt = text_files[file_id].fmt
+                    parsed = file_fmt.parse(_read_lines(con, file_id, text_files[file_id]))
+                rows = _classify(file_fmt, parsed, cells, now)
+                if n == 0:
+                    classified = con.create_table(classified_name, rows, temp=True)
+                else:
+                    con.insert(classified_name, rows)
+                break
+            except (duckdb.InvalidInputException, duckdb.IOException) as e:
+                if normalised or p.suffix == ".parquet":
+                    reason = str(e).splitlines()[0]
+                    raise IngestError(f"{p.name}: cannot be read: {reason}") from None
+                scratch.mkdir(exist_ok=True)
+                read_path = _normalised_copy(p, scratch / f"{file_id}.txt")
 
     reports: dict[str, FileReport] = {str(p): FileReport(str(p)) for p in paths}
     by_id = {i: reports[name] for name, i in file_ids.items()}
@@ -372,8 +433,10 @@ def ingest_files(
             if path.suffix == ".parquet":
                 numbered = _numbered_parquet_lines(con, path)
             else:
-                numbered = _numbered_lines(con, path, skips[file_id])
-            file_fmt = FORMATS["canonical"] if path.suffix == ".parquet" else fmt
+                numbered = _numbered_lines(con, text_files[file_id])
+            file_fmt = (
+                FORMATS["canonical"] if path.suffix == ".parquet" else text_files[file_id].fmt
+            )
             rows = _quarantined_rows(con, file_fmt, classified, numbered, file_id, n_bad)
             parts += [
                 rows.append_column("file_id", pa.array([file_id] * rows.num_rows, pa.int32()))

@@ -1,0 +1,159 @@
+"""The canonical events file is standard CSV: quoted fields, any column order, extra columns;
+and a file that is not clean UTF-8 text loses no row."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from episignal.ingest.run import IngestError, ingest_files
+from episignal.lake import VersionedDataset
+from episignal.layout import Layout
+from tests.core_world import write_cells
+
+CANONICAL = ("msisdn", "ts", "cell_id", "event_type")
+ROWS = [
+    ("+8613800138000", "2020-01-20T08:15:00+08:00", "46000-1-1", "data"),
+    ("8613800138000", "2020-01-20T09:15:00+08:00", "46000-2-2", "call"),
+    ("+447700900123", "2020-01-20T01:15:00Z", "44010-1-1", "attach"),
+]
+# What the three rows are once ingested: (ts_utc_s, cell_id, event_type).
+STORED = [
+    (1579479300, "46000-1-1", "data"),
+    (1579482900, "44010-1-1", "attach"),
+    (1579482900, "46000-2-2", "call"),
+]
+
+
+def _stored(data: Path) -> list[tuple]:
+    files = [str(f) for f in VersionedDataset(Layout(data).events).files()]
+    return duckdb.sql(
+        f"SELECT ts_utc_s, cell_id, event_type FROM read_parquet({files})"
+        " ORDER BY ts_utc_s, cell_id"
+    ).fetchall()
+
+
+def _quarantined(data: Path) -> list[tuple]:
+    files = [str(f) for f in VersionedDataset(Layout(data).quarantine).files()]
+    if not files:
+        return []
+    return duckdb.sql(
+        f"SELECT line_no, reason, line FROM read_parquet({files}) ORDER BY line_no"
+    ).fetchall()
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]], quoting: int) -> Path:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f, quoting=quoting)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def _ingest(tmp_path: Path, feed: Path) -> Path:
+    data = tmp_path / "data"
+    report = ingest_files(data, "canonical", [feed], cells_path=write_cells(tmp_path / "c.csv"))
+    assert report.rows_read == report.accepted + sum(report.quarantined.values()) + (
+        report.duplicates
+    )
+    return data
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "33" * 32)
+
+
+def test_quoted_fields_and_a_quoted_header_are_read_like_plain_ones(tmp_path: Path) -> None:
+    feed = _write(tmp_path / "e.csv", list(CANONICAL), [list(r) for r in ROWS], csv.QUOTE_ALL)
+    assert feed.read_bytes().decode().startswith('"msisdn","ts","cell_id","event_type"\r\n"+86')
+    data = _ingest(tmp_path, feed)
+    assert _stored(data) == STORED
+    assert _quarantined(data) == []
+
+
+def test_columns_are_found_by_their_header_names(tmp_path: Path) -> None:
+    header = ["event_type", "carrier", "cell_id", "ts", "msisdn"]  # reordered, one extra column
+    rows = [[r[3], "46000", r[2], r[1], r[0]] for r in ROWS]
+    data = _ingest(tmp_path, _write(tmp_path / "e.csv", header, rows, csv.QUOTE_MINIMAL))
+    assert _stored(data) == STORED
+
+
+def test_a_row_that_does_not_fit_the_header_is_quarantined_with_its_text(tmp_path: Path) -> None:
+    feed = tmp_path / "e.csv"
+    feed.write_text(
+        "ts,msisdn,cell_id,event_type\n"
+        "2020-01-20T08:15:00+08:00,+8613800138000,46000-1-1,data\n"
+        '"2020-01-20T08:16:00+08:00","+8613800138000","46000-1-1","data","x"\n'
+        "2020-01-20T08:17:00+08:00,+8613800138000,46000-1-99,data\n"
+    )
+    data = _ingest(tmp_path, feed)
+    assert _stored(data) == [(1579479300, "46000-1-1", "data")]
+    assert _quarantined(data) == [
+        (3, "field_count", '"2020-01-20T08:16:00+08:00","+86****8000","46000-1-1","data","x"'),
+        (4, "unknown_cell", "2020-01-20T08:17:00+08:00,+86****8000,46000-1-99,data"),
+    ]
+
+
+def test_a_header_without_the_canonical_columns_is_an_error_not_data(tmp_path: Path) -> None:
+    feed = tmp_path / "e.csv"
+    feed.write_text(
+        "phone,time,cell,type\n+8613800138000,2020-01-20T08:15:00+08:00,46000-1-1,data\n"
+    )
+    data = tmp_path / "data"
+    report = ingest_files(data, "canonical", [feed], cells_path=write_cells(tmp_path / "c.csv"))
+    # Without the canonical names the first line is a row like any other: quarantined, counted.
+    (f,) = report.files
+    assert (f.rows_read, f.accepted, f.quarantined) == (2, 1, {"bad_number": 1})
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    order=st.permutations(range(4)),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]),
+    extra=st.lists(st.sampled_from(["carrier", "imsi", "note"]), unique=True, max_size=2),
+)
+def test_any_column_order_quoting_and_extra_columns_store_the_same_events(
+    tmp_path_factory: pytest.TempPathFactory, order: list[int], quoting: int, extra: list[str]
+) -> None:
+    tmp_path = tmp_path_factory.mktemp("csv")
+    header = [CANONICAL[i] for i in order] + extra
+    rows = [[r[i] for i in order] + ["x"] * len(extra) for r in ROWS]
+    data = _ingest(tmp_path, _write(tmp_path / "e.csv", header, rows, quoting))
+    assert _stored(data) == STORED
+    assert _quarantined(data) == []
+
+
+def test_a_file_not_in_utf8_or_with_mixed_line_ends_loses_no_row(tmp_path: Path) -> None:
+    good = [",".join(r) for r in ROWS]
+    feed = tmp_path / "e.csv"
+    feed.write_bytes(
+        b"msisdn,ts,cell_id,event_type\n"
+        + (good[0] + "\r\n").encode()
+        + "+8613800138000,2020-01-20T08:16:00+08:00,武汉-1,data\r".encode("gbk")  # lone CR
+        + (good[1] + "\n" + good[2] + "\n").encode()
+    )
+    data = _ingest(tmp_path, feed)
+    assert _stored(data) == STORED
+    ((line_no, reason, line),) = _quarantined(data)
+    assert (line_no, reason) == (3, "unknown_cell")
+    # A byte that is not UTF-8 is kept as its escape: "武汉" in GBK is CE E4 BA BA, and E4 BA BA
+    # happens to be UTF-8 ("人").
+    assert line == "+86****8000,2020-01-20T08:16:00+08:00,\\xce人-1,data"
+    assert not list(data.glob(".ingest-*"))  # the normalised copy is gone
+
+
+def test_an_unreadable_parquet_file_is_a_clear_error(tmp_path: Path) -> None:
+    feed = tmp_path / "e.parquet"
+    feed.write_bytes(b"not parquet at all")
+    with pytest.raises(IngestError, match=r"e\.parquet: cannot be read"):
+        ingest_files(
+            tmp_path / "data", "canonical", [feed], cells_path=write_cells(tmp_path / "c.csv")
+        )
