@@ -52,18 +52,50 @@ class CellsReport:
     total_in_registry: int
 
 
-def read_cells_file(path: Path) -> pa.Table:
-    if path.suffix == ".parquet":
-        table = pq.read_table(path)
-    else:
-        convert = pacsv.ConvertOptions(column_types={c: pa.string() for c in CELL_COLUMNS})
-        table = pacsv.read_csv(path, convert_options=convert)
+def read_cells_file(path: Path) -> tuple[pa.Table, int]:
+    """The cells file's rows as text columns, and the number of rows with a wrong field count.
+
+    A CSV that is not UTF-8 is read as GB 18030 (a superset of GBK, which Chinese exports use).
+    """
+    ragged = 0
+
+    def skip_ragged(_row: pacsv.InvalidRow) -> str:
+        nonlocal ragged
+        ragged += 1
+        return "skip"
+
+    try:
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+        else:
+            table = pacsv.read_csv(
+                pa.BufferReader(_utf8(path.read_bytes())),
+                parse_options=pacsv.ParseOptions(invalid_row_handler=skip_ragged),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in CELL_COLUMNS}
+                ),
+            )
+    except (pa.ArrowException, OSError) as e:
+        reason = str(e).splitlines()[0]
+        raise CellsFileError(f"{path.name}: cannot be read: {reason}") from None
     missing = [c for c in CELL_COLUMNS if c not in table.column_names]
     if missing:
         raise CellsFileError(f"{path.name}: missing column(s) {', '.join(missing)}")
-    return table.select(list(CELL_COLUMNS)).cast(
-        pa.schema([(c, pa.string()) for c in CELL_COLUMNS]), safe=False
-    )
+    try:
+        table = table.select(list(CELL_COLUMNS)).cast(
+            pa.schema([(c, pa.string()) for c in CELL_COLUMNS]), safe=False
+        )
+    except pa.ArrowException as e:
+        raise CellsFileError(f"{path.name}: a column cannot be read as text: {e}") from None
+    return table, ragged
+
+
+def _utf8(data: bytes) -> bytes:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("gb18030", errors="replace").encode("utf-8")
+    return data
 
 
 def _county_code(text: str) -> str:
@@ -224,8 +256,10 @@ def ingest_cells(path: Path, registry: VersionedDataset) -> CellsReport:
 
 
 def _merge_cells(path: Path, registry: VersionedDataset) -> CellsReport:
-    raw = read_cells_file(path)
+    raw, ragged = read_cells_file(path)
     new, reasons = _validate(raw)
+    if ragged:
+        reasons["field_count"] = ragged
     old_files = registry.files()
     if old_files:
         old = pq.read_table(old_files).select(_SCHEMA_NO_ALT.names)
@@ -249,7 +283,7 @@ def _merge_cells(path: Path, registry: VersionedDataset) -> CellsReport:
         with registry.change() as staging:
             pq.write_table(merged, staging.partition_dir(CELLS_PARTITION) / "cells.parquet")
     return CellsReport(
-        rows=raw.num_rows,
+        rows=raw.num_rows + ragged,
         accepted=new.num_rows,
         rejected=reasons,
         border_cells=int((alt != "").sum()),

@@ -1,0 +1,51 @@
+"""The cells file: read whatever encoding Chinese exports use; bad rows counted, bad files named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from episignal.ingest.cells import CellsFileError
+from episignal.ingest.run import ingest_files
+from episignal.lake import VersionedDataset
+from episignal.layout import Layout
+from tests.core_world import at, write_events
+
+HEADER = "cell_id,carrier,lon,lat,radius_m,county_code,country\n"
+NUMBER = "+8613800138000"
+
+
+def _ingest(tmp_path: Path, cells: Path):
+    events = write_events(tmp_path / "e.csv", {NUMBER: [(at(0, "08:00"), "BJ-1")]})
+    return ingest_files(tmp_path / "data", "canonical", [events], cells_path=cells)
+
+
+def test_a_gbk_cells_file_is_read_with_its_chinese_names(tmp_path: Path) -> None:
+    cells = tmp_path / "cells.csv"
+    cells.write_bytes((HEADER + "BJ-1,中国移动,116.41,39.93,800,110101,CN\n").encode("gbk"))
+    report = _ingest(tmp_path, cells)
+    assert report.accepted == 1
+    events = VersionedDataset(Layout(tmp_path / "data").events)
+    assert [dict(p)["carrier"] for p in events.partitions()] == ["中国移动"]
+
+
+def test_rows_with_a_wrong_field_count_are_rejected_and_counted(tmp_path: Path) -> None:
+    cells = tmp_path / "cells.csv"
+    cells.write_text(
+        HEADER
+        + "BJ-1,46000,116.41,39.93,800,110101,CN\n"
+        + "BJ-2,46000,116.41,39.93\n"
+        + "BJ-3,46000,116.41,39.93,800,110101,CN,extra\n"
+    )
+    report = _ingest(tmp_path, cells)
+    assert report.cells is not None
+    assert (report.cells.rows, report.cells.accepted) == (3, 1)
+    assert report.cells.rejected == {"field_count": 2}
+
+
+def test_an_unreadable_cells_file_is_a_clear_error(tmp_path: Path) -> None:
+    cells = tmp_path / "cells.parquet"
+    cells.write_bytes(b"not parquet")
+    with pytest.raises(CellsFileError, match=r"cells\.parquet: cannot be read"):
+        _ingest(tmp_path, cells)
