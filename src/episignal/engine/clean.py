@@ -88,7 +88,8 @@ def _local_votes(runs: ir.Table, params: CleanParams) -> ir.Table:
 
 
 def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
-    """runs with (place, pid, alt, alt_pid) → the same runs with ``place`` resolved."""
+    """runs with (pid, alt_pid) → the same runs with ``place``: the key of the resolved place
+    (``pid`` or ``alt_pid``)."""
     t = _local_votes(runs, params)
     # Frames include the run itself: harmless, a border run is never its own anchor (key NULL).
     # ``run`` (its first record's position) orders a subscriber's runs, as their times do.
@@ -123,4 +124,5 @@ def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
     strong_alt = mixed & (alt_votes >= own_votes * params.majority_ratio)
     strong_own = mixed & (own_votes >= alt_votes * params.majority_ratio)
     to_alt = border & (strong_alt | (~strong_own & (prior == t.alt_pid)))
-    return t.mutate(place=to_alt.fill_null(False).ifelse(t.alt, t.place)).select(runs.columns)
+    place = to_alt.fill_null(False).ifelse(t.alt_pid, t.pid)
+    return t.mutate(place=place).select(*runs.columns, "place")

@@ -17,10 +17,10 @@ import ibis.expr.types as ir
 from episignal.engine.clean import drop_glitches, resolve_border
 from episignal.engine.params import Attribution, CleanParams, StayParams
 
-# What makes two consecutive records part of one run, per level.
-LEVEL_KEYS = {"place": ("pid", "alt_pid"), "county": ("county",)}
+# What makes two consecutive records part of one run, per level (keys of ``records.keyed_cells``).
+LEVEL_KEYS = {"place": ("pid", "alt_pid"), "county": ("kid",)}
 # What a run carries from its first record, per level.
-LEVEL_COLUMNS = {"place": ("place", "pid", "alt", "alt_pid"), "county": ("county",)}
+LEVEL_COLUMNS = {"place": ("pid", "alt_pid"), "county": ("kid",)}
 
 
 def _runs(points: ir.Table, level: str) -> ir.Table:
@@ -153,8 +153,9 @@ def stays(
     points: ir.Table, cells: ir.Table, level: str, clean: CleanParams, params: StayParams
 ) -> ir.Table:
     """Change points → stays at ``level`` ("place": prefecture-level or country, borders resolved;
-    "county"): (sid, place, arrival_utc_s, departure_utc_s, n_records)."""
+    "county"): (sid, place, arrival_utc_s, departure_utc_s, n_records), ``place`` being the key
+    of the place (``pid``) or county (``kid``) in the keyed registry."""
     bridge_s = int(params.bridge_hours * 3600)
     runs = drop_glitches(_runs(points, level), cells, clean)
-    runs = resolve_border(runs, clean) if level == "place" else runs.rename(place="county")
+    runs = resolve_border(runs, clean) if level == "place" else runs.rename(place="kid")
     return _stays_of_runs(runs, clean, params, bridge_s)
