@@ -1,7 +1,8 @@
 """Cleaning, on runs (consecutive records of a subscriber on one place and border status).
 
-Both steps work on runs rather than records, so they cost nothing next to the one sort of the
-records that finds the runs (``boundaries.mark_boundaries``):
+Both steps work on runs (or the records where they start and end) rather than on every record, so
+they cost little next to the one sort of the records that finds the runs
+(``boundaries.mark_boundaries``):
 
 1. ``drop_glitches``: a one-record run that is reachable neither from the previous run nor to the
    next below ``max_speed_kmh`` (distance between the cells' coverage edges) is a glitch, not a
@@ -29,8 +30,6 @@ KM_PER_DEG_LON_EQUATOR = 111.320
 # Anchor keys pack (time, place rank) into one integer so a running max finds the latest anchor
 # and its place at once: ts · PLACE_KEYS + pid, with pid < PLACE_KEYS (places are ~400).
 PLACE_KEYS = 100_000
-# What ``drop_glitches`` reads of a run's neighbours, and drops.
-NEIGHBOUR_COLUMNS = ("prev_ts", "prev_cid", "next_ts", "next_cid")
 
 
 def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
@@ -42,26 +41,28 @@ def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
     return ibis.greatest(centre - (r1 + r2) / 1000.0, 0.0)
 
 
-def drop_glitches(runs: ir.Table, cells: ir.Table, params: CleanParams) -> ir.Table:
-    """runs(sid, first_ts, first_cid, n_records, prev_ts, prev_cid, next_ts, next_cid, …) without
-    glitches. ``prev_*``/``next_*``: the previous run's last record and the next run's first
-    (NULL at the ends), which is all a one-record run is checked against."""
-    own = cells.select(first_cid="cid", f_lon="lon", f_lat="lat", f_r="radius_m")
+def drop_glitches(
+    points: ir.Table, one_record: ir.BooleanValue, cells: ir.Table, params: CleanParams
+) -> ir.Table:
+    """``points`` (sid, ts_utc_s, cid, prev_ts, prev_cid, next_ts, next_cid, …: the records where
+    runs start or end) without the one-record runs (``one_record``) that are glitches.
+
+    A glitch is one record, so it is checked against its neighbouring records (the previous run's
+    last, the next run's first; NULL at the group's ends: never a glitch), which every point
+    carries; only the few one-record runs are joined with their cells' coordinates.
+    """
+    single = points.filter(one_record)
+    own = cells.select(cid="cid", f_lon="lon", f_lat="lat", f_r="radius_m")
     prev = cells.select(prev_cid="cid", p_lon="lon", p_lat="lat", p_r="radius_m")
     nxt = cells.select(next_cid="cid", n_lon="lon", n_lat="lat", n_r="radius_m")
-    t = runs.join(own, "first_cid").left_join(prev, "prev_cid").left_join(nxt, "next_cid")
+    t = single.join(own, "cid").left_join(prev, "prev_cid").left_join(nxt, "next_cid")
     d_prev = _edge_distance_km(t.p_lon, t.p_lat, t.p_r, t.f_lon, t.f_lat, t.f_r)
     d_next = _edge_distance_km(t.f_lon, t.f_lat, t.f_r, t.n_lon, t.n_lat, t.n_r)
-    h_prev = ibis.greatest(t.first_ts - t.prev_ts, 1) / 3600.0
-    h_next = ibis.greatest(t.next_ts - t.first_ts, 1) / 3600.0
-    glitch = (
-        (t.n_records == 1)
-        & (d_prev / h_prev > params.max_speed_kmh)
-        & (d_next / h_next > params.max_speed_kmh)
-    )
-    return t.filter(~glitch.fill_null(False)).select(
-        *[c for c in runs.columns if c not in NEIGHBOUR_COLUMNS]
-    )
+    h_prev = ibis.greatest(t.ts_utc_s - t.prev_ts, 1) / 3600.0
+    h_next = ibis.greatest(t.next_ts - t.ts_utc_s, 1) / 3600.0
+    glitch = (d_prev / h_prev > params.max_speed_kmh) & (d_next / h_next > params.max_speed_kmh)
+    kept = t.filter(~glitch.fill_null(False)).select(points.columns)
+    return points.filter(~one_record).union(kept)
 
 
 def _dominant_places(runs: ir.Table) -> ir.Table:

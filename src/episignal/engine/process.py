@@ -201,7 +201,7 @@ def days_outputs(
     events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
     subscribers = materialise(con, subscriber_keys(events))
     run_keys = materialise(con, cell_run_keys(cells))
-    marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s)
+    marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s, lo)
     marked = materialise(con, with_places(marked, cells))
     points = materialise(con, group_points(marked, numbers, lookback))
     codes = {"place": place_codes(cells), "county": county_codes(cells)}

@@ -14,11 +14,6 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-# Order of a subscriber's records. Two records in the same second (a handover, a call on one cell
-# while data goes through another) would otherwise come in whatever order a backend happens to
-# produce, and window results (lag, running sums) would differ between DuckDB and Spark and
-# between runs; the cell rank makes the order total.
-RECORD_ORDER = ("ts_utc_s", "cid")
 # Subscriber and cell ranks are 32-bit: the one sort of the records compares and moves narrower
 # keys (a quarter less work than with 64-bit ones), and two billion subscribers or cells is plenty.
 KEY_TYPE = "int32"
