@@ -105,21 +105,26 @@ def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int, origin: int)
     whole sequence), and ``span_start``/``span_end`` (a stretch of records at one place within one
     local day starts/ends here: what ``spans.day_spans`` reads).
     """
-    recs = recs.mutate(tc=_time_cell(recs, origin))
+    recs = recs.select("sid", "run_key", tc=_time_cell(recs, origin))
     w = ibis.window(group_by=recs.sid, order_by=recs.tc)
-    ts = recs.ts_utc_s
     t = recs.mutate(
         pos=ibis.row_number().over(w),
         prev_tc=recs.tc.lag().over(w),
         next_tc=recs.tc.lead().over(w),
         prev_key=recs.run_key.lag().over(w),
         next_key=recs.run_key.lead().over(w),
-        # The local midnight that starts the record's day, in UTC seconds. This and the filter
-        # below run on every record: a remainder and comparisons, no division (times are
-        # positive: ingest rejects any before EARLIEST_EVENT_UTC_S).
-        midnight=ts - (ts + LOCAL_UTC_OFFSET_S) % SECONDS_PER_DAY,
     )
-    t = t.mutate(prev_ts=_unpack_time(t.prev_tc, origin), next_ts=_unpack_time(t.next_tc, origin))
+    t = t.mutate(
+        ts_utc_s=_unpack_time(t.tc, origin),
+        cid=_unpack_cell(t.tc),
+        prev_ts=_unpack_time(t.prev_tc, origin),
+        next_ts=_unpack_time(t.next_tc, origin),
+    )
+    ts = t.ts_utc_s
+    # The local midnight that starts the record's day, in UTC seconds. This and the filter
+    # below run on every record: a remainder and comparisons, no division (times are
+    # positive: ingest rejects any before EARLIEST_EVENT_UTC_S).
+    t = t.mutate(midnight=ts - (ts + LOCAL_UTC_OFFSET_S) % SECONDS_PER_DAY)
     first, last = t.prev_ts.isnull(), t.next_ts.isnull()
     # Kept: where some level's key changes (span boundaries included), a silence, a local day's
     # first or last record (the bounds of the day's own group too, where it has no lookback
