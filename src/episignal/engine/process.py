@@ -9,6 +9,7 @@ A day is recomputed when the fingerprint of those inputs changes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -205,10 +206,11 @@ def days_outputs(
     marked = materialise(con, with_places(marked, cells))
     points = materialise(con, group_points(marked, numbers, lookback))
     codes = {"place": place_codes(cells), "county": county_codes(cells)}
+    keep = functools.partial(materialise, con)
     out = ibis.union(
         *[
             _named_places(
-                stays(points, cells, level, params.clean, params.stay), codes[level]
+                stays(points, cells, level, params.clean, params.stay, keep), codes[level]
             ).mutate(level=ibis.literal(level))
             for level in ("place", "county")
         ]
