@@ -20,7 +20,7 @@ import math
 import ibis
 import ibis.expr.types as ir
 
-from episignal.engine.records import RECORD_ORDER
+from episignal.engine.records import KEY_TYPE
 from episignal.engine.spans import SECONDS_PER_DAY
 from episignal.engine.stays import LEVEL_KEYS
 from episignal.ingest.events import LOCAL_UTC_OFFSET_S
@@ -30,6 +30,9 @@ from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 # (levels are places: a few thousand values, far below 2**KEY_BITS).
 _LEVELS = {**LEVEL_KEYS, "span": ("pid",)}
 KEY_BITS = 21
+# A record's order key holds its cell rank (a non-negative int32) in this many low bits, its time
+# since the query's origin in the bits above (2**31 s: 68 years, far more than any query spans).
+CELL_BITS = 32
 # The subscriber's rank and the group's day share one integer key in the outputs:
 # sid = day · SID_SPAN + rank. Ranks stay below this, and the key fits in an int64.
 SID_SPAN = 10**10
@@ -69,29 +72,59 @@ def _level_bits(run_key: ir.IntegerValue, level: str) -> ir.IntegerValue:
     return run_key & (((1 << KEY_BITS) - 1) << (KEY_BITS * i))
 
 
-def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int) -> ir.Table:
+def _time_cell(recs: ir.Table, origin: int) -> ir.IntegerValue:
+    """The order of a subscriber's records as one integer: seconds since ``origin`` above the cell
+    rank, i.e. by time, then cell.
+
+    Two records in the same second (a handover, a call on one cell while data goes through
+    another) would otherwise come in whatever order a backend happens to produce, and window
+    results (lag, running sums) would differ between DuckDB and Spark and between runs; the cell
+    rank makes the order total. One integer is one sort key instead of two, and one LAG (LEAD) of
+    it brings the neighbour's time and cell at once: what the glitch check reads, without a window
+    function of its own over every record.
+    """
+    return ((recs.ts_utc_s - origin) << CELL_BITS) | recs.cid
+
+
+def _unpack_time(key: ir.IntegerValue, origin: int) -> ir.IntegerValue:
+    return (key >> CELL_BITS) + origin
+
+
+def _unpack_cell(key: ir.IntegerValue) -> ir.IntegerValue:
+    return (key & ((1 << CELL_BITS) - 1)).cast(KEY_TYPE)
+
+
+def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int, origin: int) -> ir.Table:
     """The records where a run, a local day or a day group starts or ends.
 
-    ``recs``: sid (subscriber rank), ts_utc_s, cid, run_key (``cell_run_keys``). Columns: sid,
-    ts_utc_s, cid, ``day`` (local day), ``pos`` (rank of the record in the subscriber's sequence),
-    ``prev_ts``/``next_ts`` (neighbours' times, NULL at the ends), per level of
-    ``stays.LEVEL_KEYS`` ``start_<level>``/``end_<level>`` (a run starts/ends here in the whole
-    sequence), and ``span_start``/``span_end`` (a stretch of records at one place within one local
-    day starts/ends here: what ``spans.day_spans`` reads).
+    ``recs``: sid (subscriber rank), ts_utc_s (none before ``origin``, and less than 2**31 s
+    after it), cid, run_key (``cell_run_keys``). Columns: sid, ts_utc_s, cid, ``day`` (local
+    day), ``pos`` (rank of the record in the subscriber's sequence), ``prev_ts``/``prev_cid`` and
+    ``next_ts``/``next_cid`` (the neighbouring records' times and cells, NULL at the ends), per
+    level of ``stays.LEVEL_KEYS`` ``start_<level>``/``end_<level>`` (a run starts/ends here in the
+    whole sequence), and ``span_start``/``span_end`` (a stretch of records at one place within one
+    local day starts/ends here: what ``spans.day_spans`` reads).
     """
-    w = ibis.window(group_by=recs.sid, order_by=list(RECORD_ORDER))
-    ts = recs.ts_utc_s
+    recs = recs.select("sid", "run_key", tc=_time_cell(recs, origin))
+    w = ibis.window(group_by=recs.sid, order_by=recs.tc)
     t = recs.mutate(
         pos=ibis.row_number().over(w),
-        prev_ts=ts.lag().over(w),
-        next_ts=ts.lead().over(w),
+        prev_tc=recs.tc.lag().over(w),
+        next_tc=recs.tc.lead().over(w),
         prev_key=recs.run_key.lag().over(w),
         next_key=recs.run_key.lead().over(w),
-        # The local midnight that starts the record's day, in UTC seconds. This and the filter
-        # below run on every record: a remainder and comparisons, no division (times are
-        # positive: ingest rejects any before EARLIEST_EVENT_UTC_S).
-        midnight=ts - (ts + LOCAL_UTC_OFFSET_S) % SECONDS_PER_DAY,
     )
+    t = t.mutate(
+        ts_utc_s=_unpack_time(t.tc, origin),
+        cid=_unpack_cell(t.tc),
+        prev_ts=_unpack_time(t.prev_tc, origin),
+        next_ts=_unpack_time(t.next_tc, origin),
+    )
+    ts = t.ts_utc_s
+    # The local midnight that starts the record's day, in UTC seconds. This and the filter
+    # below run on every record: a remainder and comparisons, no division (times are
+    # positive: ingest rejects any before EARLIEST_EVENT_UTC_S).
+    t = t.mutate(midnight=ts - (ts + LOCAL_UTC_OFFSET_S) % SECONDS_PER_DAY)
     first, last = t.prev_ts.isnull(), t.next_ts.isnull()
     # Kept: where some level's key changes (span boundaries included), a silence, a local day's
     # first or last record (the bounds of the day's own group too, where it has no lookback
@@ -130,14 +163,18 @@ def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int) -> ir.Table:
         **{f"end_{level}": last | long_after | changed(level, t.next_key) for level in LEVEL_KEYS},
         span_start=first | (t.prev_ts < t.midnight) | changed("span", t.prev_key),
         span_end=last | (t.next_ts >= t.midnight + SECONDS_PER_DAY) | changed("span", t.next_key),
-    ).drop("prev_key", "next_key", "run_key", "midnight")
+        prev_cid=_unpack_cell(t.prev_tc),
+        next_cid=_unpack_cell(t.next_tc),
+    ).drop("prev_key", "next_key", "run_key", "midnight", "tc", "prev_tc", "next_tc")
 
 
 def group_points(marked: ir.Table, days: list[int], lookback_s: int) -> ir.Table:
     """Each group's change points, ``sid`` = group day · SID_SPAN + subscriber rank.
 
     For the local days ``days``: the records of the group where a run of some level starts or
-    ends *within the group* (``start_<level>``/``end_<level>``), with ``pos`` for run sizes.
+    ends *within the group* (``start_<level>``/``end_<level>``), with ``pos`` for run sizes, and
+    the neighbouring records' times and cells *within the group* (``prev_ts``/``prev_cid``,
+    ``next_ts``/``next_cid``: NULL at the group's ends).
     """
     parts = []
     for k in range(_groups_per_record(lookback_s)):
@@ -150,7 +187,14 @@ def group_points(marked: ir.Table, days: list[int], lookback_s: int) -> ir.Table
             **{f"start_{level}": t[f"start_{level}"] | first for level in LEVEL_KEYS},
             **{f"end_{level}": t[f"end_{level}"] | last for level in LEVEL_KEYS},
         }
-        t = t.mutate(sid=(t.day + k) * SID_SPAN + t.sid, **flags)
+        t = t.mutate(sid=(t.day + k) * SID_SPAN + t.sid, **flags, **_within(t, first, last))
         parts.append(t.filter(ibis.or_(*[t[name] for name in flags])))
     points = ibis.union(*parts)
-    return points.drop("day", "prev_ts", "next_ts", "span_start", "span_end")
+    return points.drop("day", "span_start", "span_end")
+
+
+def _within(t: ir.Table, first: ir.BooleanValue, last: ir.BooleanValue) -> dict[str, ir.Value]:
+    """The neighbours' columns, NULL where the neighbour is outside the group."""
+    outside = {"prev": first, "next": last}
+    columns = [f"{side}_{col}" for side in outside for col in ("ts", "cid")]
+    return {c: outside[c.split("_")[0]].ifelse(ibis.null(t[c].type()), t[c]) for c in columns}

@@ -1,7 +1,8 @@
 """Cleaning, on runs (consecutive records of a subscriber on one place and border status).
 
-Both steps work on runs rather than records, so they cost nothing next to the one sort of the
-records that finds the runs (``boundaries.mark_boundaries``):
+Both steps work on runs (or the records where they start and end) rather than on every record, so
+they cost little next to the one sort of the records that finds the runs
+(``boundaries.mark_boundaries``):
 
 1. ``drop_glitches``: a one-record run that is reachable neither from the previous run nor to the
    next below ``max_speed_kmh`` (distance between the cells' coverage edges) is a glitch, not a
@@ -29,8 +30,6 @@ KM_PER_DEG_LON_EQUATOR = 111.320
 # Anchor keys pack (time, place rank) into one integer so a running max finds the latest anchor
 # and its place at once: ts · PLACE_KEYS + pid, with pid < PLACE_KEYS (places are ~400).
 PLACE_KEYS = 100_000
-# What ``drop_glitches`` reads of a run's neighbours, and drops.
-NEIGHBOUR_COLUMNS = ("prev_ts", "prev_cid", "next_ts", "next_cid")
 
 
 def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
@@ -42,65 +41,77 @@ def _edge_distance_km(lon1, lat1, r1, lon2, lat2, r2) -> ir.FloatingValue:
     return ibis.greatest(centre - (r1 + r2) / 1000.0, 0.0)
 
 
-def drop_glitches(runs: ir.Table, cells: ir.Table, params: CleanParams) -> ir.Table:
-    """runs(sid, first_ts, first_cid, n_records, prev_ts, prev_cid, next_ts, next_cid, …) without
-    glitches. ``prev_*``/``next_*``: the previous run's last record and the next run's first
-    (NULL at the ends), which is all a one-record run is checked against."""
-    own = cells.select(first_cid="cid", f_lon="lon", f_lat="lat", f_r="radius_m")
+def drop_glitches(
+    points: ir.Table, one_record: ir.BooleanValue, cells: ir.Table, params: CleanParams
+) -> ir.Table:
+    """``points`` (sid, ts_utc_s, cid, prev_ts, prev_cid, next_ts, next_cid, …: the records where
+    runs start or end) without the one-record runs (``one_record``) that are glitches.
+
+    A glitch is one record, so it is checked against its neighbouring records (the previous run's
+    last, the next run's first; NULL at the group's ends: never a glitch), which every point
+    carries; only the few one-record runs are joined with their cells' coordinates.
+    """
+    single = points.filter(one_record)
+    own = cells.select(cid="cid", f_lon="lon", f_lat="lat", f_r="radius_m")
     prev = cells.select(prev_cid="cid", p_lon="lon", p_lat="lat", p_r="radius_m")
     nxt = cells.select(next_cid="cid", n_lon="lon", n_lat="lat", n_r="radius_m")
-    t = runs.join(own, "first_cid").left_join(prev, "prev_cid").left_join(nxt, "next_cid")
+    t = single.join(own, "cid").left_join(prev, "prev_cid").left_join(nxt, "next_cid")
     d_prev = _edge_distance_km(t.p_lon, t.p_lat, t.p_r, t.f_lon, t.f_lat, t.f_r)
     d_next = _edge_distance_km(t.f_lon, t.f_lat, t.f_r, t.n_lon, t.n_lat, t.n_r)
-    h_prev = ibis.greatest(t.first_ts - t.prev_ts, 1) / 3600.0
-    h_next = ibis.greatest(t.next_ts - t.first_ts, 1) / 3600.0
-    glitch = (
-        (t.n_records == 1)
-        & (d_prev / h_prev > params.max_speed_kmh)
-        & (d_next / h_next > params.max_speed_kmh)
-    )
-    return t.filter(~glitch.fill_null(False)).select(
-        *[c for c in runs.columns if c not in NEIGHBOUR_COLUMNS]
-    )
+    h_prev = ibis.greatest(t.ts_utc_s - t.prev_ts, 1) / 3600.0
+    h_next = ibis.greatest(t.next_ts - t.ts_utc_s, 1) / 3600.0
+    glitch = (d_prev / h_prev > params.max_speed_kmh) & (d_next / h_next > params.max_speed_kmh)
+    kept = t.filter(~glitch.fill_null(False)).select(points.columns)
+    return points.filter(~one_record).union(kept)
 
 
 def _dominant_places(runs: ir.Table) -> ir.Table:
-    """(dom_sid, dominant_pid): the place with most records per subscriber (ties: lower rank)."""
-    counts = runs.group_by(["sid", "pid"]).aggregate(n=runs.n_records.sum())
-    rank = ibis.row_number().over(
-        ibis.window(group_by=counts.sid, order_by=[ibis.desc(counts.n), counts.pid])
-    )
-    best = counts.mutate(rank=rank)
-    return best.filter(best.rank == 0).select(dom_sid="sid", dominant_pid="pid")
+    """(dom_sid, dominant_pid): the place with most records per subscriber (ties: lower rank).
+
+    Two aggregations, no window: the best place has the largest n · PLACE_KEYS + (PLACE_KEYS - 1
+    - pid), most records first, then the lower rank.
+    """
+    # 64-bit sums: DuckDB would sum into 128 bits, and compute the key in 128 bits too.
+    counts = runs.group_by(["sid", "pid"]).aggregate(n=runs.n_records.sum().cast("int64"))
+    key = counts.n * PLACE_KEYS + (PLACE_KEYS - 1 - counts.pid)
+    best = counts.group_by("sid").aggregate(key=key.max())
+    return best.select(dom_sid="sid", dominant_pid=PLACE_KEYS - 1 - best.key % PLACE_KEYS)
 
 
-def _local_votes(runs: ir.Table, params: CleanParams) -> ir.Table:
-    """runs with ``own_votes`` and ``alt_votes``: records on border cells within
-    ``majority_window_hours`` of the run's start, on its own place's cells and on others'."""
+def _local_votes(border_runs: ir.Table, params: CleanParams) -> ir.Table:
+    """``border_runs`` (the runs on border cells) with ``own_votes`` and ``alt_votes``: their
+    records within ``majority_window_hours`` of the run's start, on its own place's cells and on
+    others'. Only border records vote, so only border runs are in the frames."""
+    t = border_runs
     w = int(params.majority_window_hours * 3600)
-    on_border = runs.alt_pid.notnull().ifelse(runs.n_records, 0)
-    near = ibis.range_window(preceding=w, following=w, group_by=runs.sid, order_by=runs.first_ts)
+    near = ibis.range_window(preceding=w, following=w, group_by=t.sid, order_by=t.first_ts)
     near_own = ibis.range_window(
-        preceding=w, following=w, group_by=[runs.sid, runs.pid], order_by=runs.first_ts
+        preceding=w, following=w, group_by=[t.sid, t.pid], order_by=t.first_ts
     )
-    own = on_border.sum().over(near_own)
-    return runs.mutate(own_votes=own, alt_votes=on_border.sum().over(near) - own)
+    own = t.n_records.sum().over(near_own)
+    return t.mutate(own_votes=own, alt_votes=t.n_records.sum().over(near) - own)
 
 
-def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
-    """runs with (place, pid, alt, alt_pid) → the same runs with ``place`` resolved."""
-    t = _local_votes(runs, params)
+def _anchors(runs: ir.Table, params: CleanParams) -> ir.Table:
+    """The border runs of ``runs`` with ``prev_anchor``/``next_anchor``: the place of the
+    nearest stay on unambiguous cells before (after) the run within ``anchor_max_age_hours``.
+
+    Only a stay anchors: a train through a city's interior says nothing about where one lives. The
+    frames see only border runs and anchoring stays, the only runs that matter.
+    """
+    min_s = int(params.anchor_min_minutes * 60)
+    border = runs.alt_pid.notnull()
+    interior = runs.alt_pid.isnull() & ((runs.last_ts - runs.first_ts) >= min_s)
+    t = runs.filter(border | interior).mutate(interior=interior)
     # Frames include the run itself: harmless, a border run is never its own anchor (key NULL).
     # ``run`` (its first record's position) orders a subscriber's runs, as their times do.
     before = ibis.window(group_by=t.sid, order_by=t.run, preceding=None, following=0)
     after = ibis.window(group_by=t.sid, order_by=t.run, preceding=0, following=None)
-    # Only a stay anchors: a train through a city's interior says nothing about where one lives.
-    min_s = int(params.anchor_min_minutes * 60)
-    interior = t.alt_pid.isnull() & ((t.last_ts - t.first_ts) >= min_s)
     # The anchor before a run is the latest interior run's end; after it, the next one's start.
-    k_end = interior.ifelse(t.last_ts * PLACE_KEYS + t.pid, ibis.null(dt.int64))
-    k_start = interior.ifelse(t.first_ts * PLACE_KEYS + t.pid, ibis.null(dt.int64))
+    k_end = t.interior.ifelse(t.last_ts * PLACE_KEYS + t.pid, ibis.null(dt.int64))
+    k_start = t.interior.ifelse(t.first_ts * PLACE_KEYS + t.pid, ibis.null(dt.int64))
     t = t.mutate(k_prev=k_end.max().over(before), k_next=k_start.min().over(after))
+    t = t.filter(~t.interior)
     max_age = int(params.anchor_max_age_hours * 3600)
 
     def anchor(k: ir.IntegerValue, later: bool) -> ir.IntegerValue:
@@ -108,10 +119,20 @@ def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
         age = (ts - t.last_ts) if later else (t.first_ts - ts)
         return (k.notnull() & (age <= max_age)).ifelse(k % PLACE_KEYS, ibis.null(dt.int64))
 
-    t = t.mutate(prev_anchor=anchor(t.k_prev, False), next_anchor=anchor(t.k_next, True))
+    anchors = {"prev_anchor": anchor(t.k_prev, False), "next_anchor": anchor(t.k_next, True)}
+    return t.select(*runs.columns, **anchors)
+
+
+def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
+    """runs with (pid, alt_pid) → the same runs with ``place``: the key of the resolved place
+    (``pid`` or ``alt_pid``).
+
+    Most runs are not on border cells and keep their place; only the border runs (with the stays
+    that anchor them) go through the windows that resolve them.
+    """
+    t = _local_votes(_anchors(runs, params), params)
     dominant = _dominant_places(runs)
     t = t.left_join(dominant, t.sid == dominant.dom_sid)
-    border = t.alt_pid.notnull()
     own_votes, alt_votes = t.own_votes, t.alt_votes
     # The prior: the anchor before, else after, else the dominant place. Border records nearby on
     # both sides' cells override it when one side has ``majority_ratio`` times the other's records
@@ -122,5 +143,7 @@ def resolve_border(runs: ir.Table, params: CleanParams) -> ir.Table:
     mixed = alt_votes > 0
     strong_alt = mixed & (alt_votes >= own_votes * params.majority_ratio)
     strong_own = mixed & (own_votes >= alt_votes * params.majority_ratio)
-    to_alt = border & (strong_alt | (~strong_own & (prior == t.alt_pid)))
-    return t.mutate(place=to_alt.fill_null(False).ifelse(t.alt, t.place)).select(runs.columns)
+    to_alt = strong_alt | (~strong_own & (prior == t.alt_pid))
+    resolved = t.mutate(place=to_alt.fill_null(False).ifelse(t.alt_pid, t.pid))
+    unambiguous = runs.filter(runs.alt_pid.isnull())
+    return unambiguous.mutate(place=unambiguous.pid).union(resolved.select(*runs.columns, "place"))

@@ -9,6 +9,7 @@ A day is recomputed when the fingerprint of those inputs changes.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
@@ -22,7 +23,14 @@ from episignal.engine.backend import EngineConfig, connect
 from episignal.engine.boundaries import SID_SPAN, cell_run_keys, group_points, mark_boundaries
 from episignal.engine.io import materialise, partition_rows, read_parquet, write_parquet
 from episignal.engine.params import CleanParams, StayParams
-from episignal.engine.records import keyed_cells, record_keys, subscriber_keys, with_places
+from episignal.engine.records import (
+    county_codes,
+    keyed_cells,
+    place_codes,
+    record_keys,
+    subscriber_keys,
+    with_places,
+)
 from episignal.engine.spans import SECONDS_PER_DAY, day_spans, local_midnight_utc_s
 from episignal.engine.stays import stays
 from episignal.ingest.events import LOCAL_UTC_OFFSET_S
@@ -194,12 +202,16 @@ def days_outputs(
     events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
     subscribers = materialise(con, subscriber_keys(events))
     run_keys = materialise(con, cell_run_keys(cells))
-    marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s)
+    marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s, lo)
     marked = materialise(con, with_places(marked, cells))
     points = materialise(con, group_points(marked, numbers, lookback))
+    codes = {"place": place_codes(cells), "county": county_codes(cells)}
+    keep = functools.partial(materialise, con)
     out = ibis.union(
         *[
-            stays(points, cells, level, params.clean, params.stay).mutate(level=ibis.literal(level))
+            _named_places(
+                stays(points, cells, level, params.clean, params.stay, keep), codes[level]
+            ).mutate(level=ibis.literal(level))
             for level in ("place", "county")
         ]
     )
@@ -207,7 +219,8 @@ def days_outputs(
     out = out.filter(out.departure_utc_s >= out.day * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S)
     keyed = subscribers.rename(rank="sid")
     own = marked.filter(marked.day.isin(numbers))
-    spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid))
+    spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid)).rename(place="pid")
+    spans = _named_places(spans, codes["place"])
     spans = spans.mutate(day=spans.sid // SID_SPAN, rank=spans.sid % SID_SPAN)
     return (
         out.join(keyed, "rank").select(
@@ -217,3 +230,10 @@ def days_outputs(
             "day", "subscriber", "place", "first_utc_s", "last_utc_s", "n_records"
         ),
     )
+
+
+def _named_places(t: ibis.Table, codes: ibis.Table) -> ibis.Table:
+    """``t`` with its place key ``place`` replaced by the code (``codes``: key, code)."""
+    key = codes.columns[0]
+    named = t.join(codes, t.place == codes[key]).drop("place", key)
+    return named.rename(place="code").select(t.columns)

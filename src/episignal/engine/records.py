@@ -1,9 +1,12 @@
 """Events joined with the cell registry: each record gets its places, under integer keys.
 
 Windows partition and sort on every record, so their keys are integers: ``sid`` (the rank of the
-subscriber's pseudonym among the day's subscribers), ``cid`` (the rank of the cell id) and ``pid``
-(the rank of the place code). Ranks are assigned by ordering the codes, so both backends derive the
-same keys, and they are exact (no hashing, no collisions).
+subscriber's pseudonym among the day's subscribers), ``cid`` (the rank of the cell id), ``pid``
+(the rank of the place code) and ``kid`` (the rank of the county code). Ranks are assigned by
+ordering the codes, so both backends derive the same keys, and they are exact (no hashing, no
+collisions). Places and counties stay integers through every window after the sort too (a window
+moves each row's every column, and a string is twice an integer's width); their codes are joined
+back onto the few output rows (``place_codes``, ``county_codes``).
 """
 
 from __future__ import annotations
@@ -11,11 +14,6 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-# Order of a subscriber's records. Two records in the same second (a handover, a call on one cell
-# while data goes through another) would otherwise come in whatever order a backend happens to
-# produce, and window results (lag, running sums) would differ between DuckDB and Spark and
-# between runs; the cell rank makes the order total.
-RECORD_ORDER = ("ts_utc_s", "cid")
 # Subscriber and cell ranks are 32-bit: the one sort of the records compares and moves narrower
 # keys (a quarter less work than with 64-bit ones), and two billion subscribers or cells is plenty.
 KEY_TYPE = "int32"
@@ -27,12 +25,20 @@ def subscriber_keys(events: ir.Table) -> ir.Table:
     return subs.mutate(sid=ibis.row_number().over(order_by=subs.subscriber).cast(KEY_TYPE))
 
 
+def _ranked_codes(codes: ir.StringColumn, key: str) -> ir.Table:
+    """(code, ``key``): each distinct code and its rank among them."""
+    t = codes.name("code").as_table().distinct()
+    return t.mutate(**{key: ibis.row_number().over(order_by=t.code).cast(KEY_TYPE)})
+
+
 def keyed_cells(cells: ir.Table) -> ir.Table:
-    """The cell registry with integer keys: cid, pid (its place) and alt_pid (its border place)."""
-    places = cells.select(code="place_code").distinct()
-    places = places.mutate(pid=ibis.row_number().over(order_by=places.code))
+    """The cell registry with integer keys: cid, pid (its place), alt_pid (its border place) and
+    kid (its county)."""
+    places = _ranked_codes(cells.place_code, "pid")
+    counties = _ranked_codes(cells.county_place, "kid")
     c = cells.mutate(cid=ibis.row_number().over(order_by=cells.cell_id).cast(KEY_TYPE))
     c = c.join(places, c.place_code == places.code).drop("code")
+    c = c.join(counties, c.county_place == counties.code).drop("code")
     alt = places.select(alt_code="code", alt_pid="pid")
     # A border cell's alternate is always some cell's place, so the join finds it; "" finds none.
     c = c.left_join(alt, c.alt_place == alt.alt_code).drop("alt_code")
@@ -41,6 +47,7 @@ def keyed_cells(cells: ir.Table) -> ir.Table:
         "cid",
         "pid",
         "alt_pid",
+        "kid",
         place="place_code",
         county="county_place",
         alt="alt_place",
@@ -75,5 +82,15 @@ def record_keys(events: ir.Table, run_keys: ir.Table, subscribers: ir.Table) -> 
 
 
 def with_places(recs: ir.Table, cells: ir.Table) -> ir.Table:
-    """``recs`` (with ``cid``) plus their cells' place keys: place, pid, alt, alt_pid, county."""
-    return recs.join(cells.select("cid", "place", "pid", "alt", "alt_pid", "county"), "cid")
+    """``recs`` (with ``cid``) plus their cells' place keys: pid, alt_pid, kid."""
+    return recs.join(cells.select("cid", "pid", "alt_pid", "kid"), "cid")
+
+
+def place_codes(cells: ir.Table) -> ir.Table:
+    """(pid, code): the place code of each place key of the keyed registry."""
+    return cells.select("pid", code="place").distinct()
+
+
+def county_codes(cells: ir.Table) -> ir.Table:
+    """(kid, code): the county code of each county key of the keyed registry."""
+    return cells.select("kid", code="county").distinct()

@@ -10,7 +10,8 @@ SECONDS_PER_DAY = 86_400
 
 
 def day_spans(bounds: ir.Table) -> ir.Table:
-    """Per key (``sid``: subscriber and local day) and place: earliest and latest record, count.
+    """Per key (``sid``: subscriber and local day) and place key ``pid``: earliest and latest
+    record, count.
 
     ``bounds`` holds, for the day(s) concerned only, the records where a stretch of records at one
     place within the day starts (``span_start``) or ends (``span_end``), with ``pos`` numbering
@@ -21,7 +22,7 @@ def day_spans(bounds: ir.Table) -> ir.Table:
     t = bounds.filter(bounds.span_start | bounds.span_end)
     ends = t.span_end.ifelse(t.pos + 1, 0)
     starts = t.span_start.ifelse(t.pos, 0)
-    return t.group_by(["sid", "place"]).aggregate(
+    return t.group_by(["sid", "pid"]).aggregate(
         first_utc_s=t.ts_utc_s.min(),
         last_utc_s=t.ts_utc_s.max(),
         n_records=(ends.sum() - starts.sum()).cast("int64"),
