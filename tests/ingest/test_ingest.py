@@ -297,3 +297,23 @@ def test_county_codes_written_as_floats_are_read_as_codes(tmp_path: Path, data: 
     assert report.cells is not None
     assert (report.cells.accepted, report.cells.rejected) == (2, {"unknown_county": 1})
     assert report.accepted == 1
+
+
+def test_a_number_outside_the_number_field_of_a_bad_line_is_masked_too(
+    tmp_path: Path, data: Path
+) -> None:
+    raw = tmp_path / "e.csv"
+    raw.write_text(
+        "msisdn,ts,cell_id,event_type\n"
+        ",+8613800138000,2020-01-20T08:15:00+08:00,46000-1-1,data\n"  # shifted by one field
+        "13900139000 13800138000,2020-01-20T08:15:00+08:00,46000-1-1,data\n"  # two in one field
+    )
+    ingest_files(data, "canonical", [raw], cells_path=write_cells(tmp_path / "c.csv"))
+    for path in data.rglob("*"):
+        if path.is_file():
+            assert b"00138000" not in path.read_bytes(), path
+            assert b"00139000" not in path.read_bytes(), path
+    assert _quarantine(data) == [
+        ("field_count", ",+8613*****8000,2020-01-20T08:15:00+08:00,46000-1-1,data"),
+        ("bad_number", "139****8000,2020-01-20T08:15:00+08:00,46000-1-1,data"),
+    ]

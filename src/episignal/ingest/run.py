@@ -232,6 +232,19 @@ def _mask_field(field_: ir.StringValue) -> ir.StringValue:
     return (n >= 8).ifelse(field_.left(3) + "****" + field_.right(4), ibis.literal("*").repeat(n))
 
 
+# A Chinese mobile number anywhere else in a quarantined line (a ragged or shifted line puts the
+# number outside the number field): its prefix and last 4 digits survive, as in _mask_field.
+_STRAY_MOBILE_RE = r"(^|[^0-9])(\+?(?:86)?1[3-9])[0-9]{5}([0-9]{4})([^0-9]|$)"
+_STRAY_MOBILE_MASK = r"\1\2*****\3\4"
+
+
+def _mask_stray_numbers(line: ir.StringValue) -> ir.StringValue:
+    # Twice: a match takes the character after it, so a number right behind another one (one
+    # delimiter between them) is found by the second pass.
+    once = line.re_replace(_STRAY_MOBILE_RE, _STRAY_MOBILE_MASK)
+    return once.re_replace(_STRAY_MOBILE_RE, _STRAY_MOBILE_MASK)
+
+
 def _classify(fmt: FeedFormat, parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
     """Parsed rows → file_id, reason, line, e164, ts_utc_s, cell_idx, event_type_id.
 
@@ -513,8 +526,11 @@ def _ingest_files(
             "file",
             "line_no",
             "reason",
-            line=quarantined.line.replace(
-                quarantined.field.fill_null("\x00"), _mask_field(quarantined.field.fill_null(""))
+            line=_mask_stray_numbers(
+                quarantined.line.replace(
+                    quarantined.field.fill_null("\x00"),
+                    _mask_field(quarantined.field.fill_null("")),
+                )
             ),
             batch=ibis.literal(batch),
         )
