@@ -4,6 +4,7 @@ and a file that is not clean UTF-8 text loses no row."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -119,12 +120,17 @@ def test_a_header_without_the_canonical_columns_is_an_error_not_data(tmp_path: P
     order=st.permutations(range(4)),
     quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC]),
     extra=st.lists(st.sampled_from(["carrier", "imsi", "note"]), unique=True, max_size=2),
+    case=st.sampled_from([str.lower, str.upper, str.title]),
 )
-def test_any_column_order_quoting_and_extra_columns_store_the_same_events(
-    tmp_path_factory: pytest.TempPathFactory, order: list[int], quoting: int, extra: list[str]
+def test_any_column_order_quoting_case_and_extra_columns_store_the_same_events(
+    tmp_path_factory: pytest.TempPathFactory,
+    order: list[int],
+    quoting: int,
+    extra: list[str],
+    case: Callable[[str], str],
 ) -> None:
     tmp_path = tmp_path_factory.mktemp("csv")
-    header = [CANONICAL[i] for i in order] + extra
+    header = [case(CANONICAL[i]) for i in order] + extra
     rows = [[r[i] for i in order] + ["x"] * len(extra) for r in ROWS]
     data = _ingest(tmp_path, _write(tmp_path / "e.csv", header, rows, quoting))
     assert _stored(data) == STORED
