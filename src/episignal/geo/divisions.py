@@ -25,6 +25,7 @@ REGIONS_WITHOUT_SUBDIVISIONS = frozenset({"71", "81", "82"})  # 台湾 香港 �
 # Grouping rows in the table that are not real divisions: "市辖区", "县" under municipalities
 # (xx0100, xx0200) and "省直辖县级行政区划" (xx9000).
 _DIRECT_COUNTY_GROUP = "90"
+_MUNICIPALITY_GROUPS = frozenset({"0100", "0200"})  # 市辖区, 县 (the last four digits)
 
 
 class DivisionLevel(enum.StrEnum):
@@ -76,6 +77,13 @@ class Divisions:
             return self._by_code[code]
         except KeyError:
             raise UnknownDivision(code) from None
+
+    def resolve_grouping(self, code: str) -> str:
+        """``code``, or for a municipality's grouping code (110100 市辖区, 500200 县: not a
+        division, but what a source that knows only the municipality writes) the municipality's."""
+        if code[:2] in MUNICIPALITY_PROVINCES and code[2:] in _MUNICIPALITY_GROUPS:
+            return code[:2] + "0000"
+        return code
 
     def province(self, code: str) -> Division:
         return self.get(self.get(code).province_code)

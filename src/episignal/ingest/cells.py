@@ -30,7 +30,6 @@ BORDER_NEIGHBOURS = 24  # overlaps are looked for among this many nearest cells
 EARTH_RADIUS_M = 6_371_000.0
 _CELL_ID_RE = re.compile(CELL_ID_PATTERN)
 _FLOAT_COUNTY_CODE_RE = re.compile(r"[0-9]{6}\.0*")
-_MUNICIPALITY_GROUP_RE = re.compile(r"[0-9]{2}0[12]00")
 # Written next to the registry's versions after each merge: the cells file's digest and the
 # report, for the registry version that merge left. Merging the same file into that version again
 # changes nothing, so a repeated ``--cells`` (every ingest passes it) skips the validation.
@@ -99,21 +98,15 @@ def _utf8(data: bytes) -> bytes:
     return data
 
 
-def _county_code(text: str, municipality_provinces: frozenset[str]) -> str:
+def _county_code(text: str) -> str:
     # A code column with gaps (cells abroad) becomes floats in a data frame: "420102.0".
-    code = text[:6] if _FLOAT_COUNTY_CODE_RE.fullmatch(text) else text
-    # GB/T 2260 groups a municipality's districts under 市辖区 (110100) and its counties under 县
-    # (500200); a cells file that knows only the municipality names it by them.
-    if _MUNICIPALITY_GROUP_RE.fullmatch(code) and code[:2] in municipality_provinces:
-        return code[:2] + "0000"
-    return code
+    return text[:6] if _FLOAT_COUNTY_CODE_RE.fullmatch(text) else text
 
 
 def _validate(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
     """Typed, placed cells and the count of rejected rows per reason."""
     # Imported here: the gazetteer is only needed when a cells file is actually validated.
     from episignal.geo import divisions
-    from episignal.geo.divisions import MUNICIPALITY_PROVINCES
     from episignal.geo.places import HOME_COUNTRY
 
     table_divs = divisions()
@@ -127,7 +120,7 @@ def _validate(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
         except (TypeError, ValueError):
             lon = lat = radius = float("nan")
         country = (r["country"] or "").strip().upper()
-        county = _county_code((r["county_code"] or "").strip(), MUNICIPALITY_PROVINCES)
+        county = table_divs.resolve_grouping(_county_code((r["county_code"] or "").strip()))
         cell_id = (r["cell_id"] or "").strip()
         if not _CELL_ID_RE.fullmatch(cell_id):
             reason = "bad_cell_id"
