@@ -169,11 +169,10 @@ def _read_lines(con: ibis.BaseBackend, file_id: int, text: _TextFile) -> ir.Tabl
 
 def _numbered_lines(con: ibis.BaseBackend, text: _TextFile) -> ir.Table:
     """lines(line_no, line) of one text file, like ``_read_lines`` but with 1-based line numbers."""
-    skip = text.skip
-    t = _csv_lines(con, text.path, skip)
+    t = _csv_lines(con, text.path, text.skip)
     # The reader keeps file order (preserve_insertion_order), so a row number over the whole read
     # is the line number, and DuckDB computes it streaming, without a sort.
-    t = t.select(line_no=ibis.row_number().over() + 1 + skip, line=t.line)
+    t = t.select(line_no=ibis.row_number().over() + 1 + text.skip, line=t.line)
     return t.filter(t.line != "")
 
 
