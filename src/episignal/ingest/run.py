@@ -40,6 +40,7 @@ from episignal.ingest.partitions import (
     sorted_partitions,
     write_partition,
 )
+from episignal.ingest.scratch import Scratch, remove_abandoned
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 from episignal.privacy.pseudonym import load_key, pseudonymise
@@ -320,13 +321,15 @@ def ingest_files(
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> IngestReport:
     """Ingest feed files into the events dataset (see the module doc); the run's report."""
-    scratch = Path(data_dir) / f".ingest-{uuid.uuid4().hex}"  # normalised copies, if any
+    if Path(data_dir).is_dir():
+        remove_abandoned(data_dir)  # a killed run's copies of feeds: they hold raw numbers
+    scratch = Scratch(data_dir)  # normalised copies, if any
     try:
         return _ingest_files(
             data_dir, fmt_name, paths, cells_path, carrier, now_utc_s, progress, scratch
         )
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.close()
 
 
 def _ingest_files(
@@ -337,7 +340,7 @@ def _ingest_files(
     carrier: str | None,
     now_utc_s: int | None,
     progress: Callable[[str], None],
-    scratch: Path,
+    scratch: Scratch,
 ) -> IngestReport:
     started = time.perf_counter()
     if fmt_name not in FORMATS:
@@ -411,8 +414,7 @@ def _ingest_files(
                 if normalised or p.suffix == ".parquet":
                     reason = str(e).splitlines()[0]
                     raise IngestError(f"{p.name}: cannot be read: {reason}") from None
-                scratch.mkdir(exist_ok=True)
-                read_path = _normalised_copy(p, scratch / f"{file_id}.txt")
+                read_path = _normalised_copy(p, scratch.path() / f"{file_id}.txt")
 
     reports: dict[str, FileReport] = {str(p): FileReport(str(p)) for p in paths}
     by_id = {i: reports[name] for name, i in file_ids.items()}
