@@ -6,12 +6,18 @@ import shutil
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from episignal.lake import Partition, VersionedDataset
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def read_parquet(con: ibis.BaseBackend, files: Sequence[Path]) -> ir.Table:
@@ -47,8 +53,52 @@ def write_parquet(
         _duckdb_write_typed(con, expr, directory / f"{stem}-0000.parquet")
 
 
+def write_parquet_by(
+    con: ibis.BaseBackend, expr: ir.Table, column: str, directories: dict[object, Path]
+) -> None:
+    """Write the rows of ``expr`` whose ``column`` is each key of ``directories`` (``column``
+    dropped) as Parquet in that key's directory, as ``write_parquet`` would, one per key.
+
+    On DuckDB the result is fetched once and split in Arrow: one query instead of one per key,
+    which saves each key's compile and query overhead (~25 ms: a second at 14 days × 2 tables).
+    """
+    if con.name == "pyspark":
+        expr = materialise(con, expr)  # computed once, filtered per key
+        for value, directory in directories.items():
+            write_parquet(con, expr.filter(expr[column] == value).drop(column), directory)
+        return
+    table = to_arrow(con, expr)
+    keys = table[column]
+    rest = table.drop_columns([column])
+    for value, directory in directories.items():
+        directory.mkdir(parents=True, exist_ok=True)
+        rows = rest.filter(pc.equal(keys, pa.scalar(value, keys.type)))
+        pq.write_table(_required_where_full(rows), directory / "part-0000.parquet")
+
+
+def _required_where_full(table: pa.Table) -> pa.Table:
+    """``table`` with its columns without NULLs declared non-nullable (REQUIRED in Parquet), as
+    DuckDB's writer declares them from its statistics: the files read back as they did before."""
+    fields = [f.with_nullable(table[f.name].null_count > 0) for f in table.schema]
+    return table.cast(pa.schema(fields))
+
+
+def to_arrow(con: ibis.BaseBackend, expr: ir.Table) -> pa.Table:
+    """``expr``'s rows as Arrow, typed as the expression declares (on DuckDB, cast by DuckDB as
+    ``write_parquet`` casts them, so the files ``write_parquet_by`` writes are alike)."""
+    if con.name == "pyspark":
+        return con.to_pyarrow(expr)
+    table = _duckdb_typed(con, expr).to_arrow_table()
+    return table.cast(expr.schema().to_pyarrow())
+
+
 def _duckdb_write_typed(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> None:
-    """COPY with every column cast to the type the expression declares.
+    """COPY with every column cast to the type the expression declares (``_duckdb_typed``)."""
+    _duckdb_typed(con, expr).write_parquet(str(path))
+
+
+def _duckdb_typed(con: ibis.BaseBackend, expr: ir.Table) -> duckdb.DuckDBPyRelation:
+    """``expr`` as a DuckDB relation with every column cast to the type the expression declares.
 
     DuckDB widens some results beyond their Ibis type (SUM of BIGINT is HUGEINT, which its Parquet
     writer stores as DOUBLE); Spark keeps BIGINT. Casting here keeps the files of both backends
@@ -59,14 +109,14 @@ def _duckdb_write_typed(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> No
 
     con._run_pre_execute_hooks(expr)
     rel = con.con.sql(con.compile(expr))
-    rel.select(
+    return rel.select(
         *[
             duckdb.ColumnExpression(name)
             .cast(duckdb.sqltype(DuckDBType.to_string(dtype)))
             .alias(name)
             for name, dtype in expr.schema().items()
         ]
-    ).write_parquet(str(path))
+    )
 
 
 def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
