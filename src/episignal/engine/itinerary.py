@@ -120,9 +120,9 @@ def itineraries_for_date(
     in_window = [d for d in wanted if d in available]
     if not in_window:
         raise ItineraryError(f"no events ingested for the {days} days ending {date.isoformat()}")
-    process_days(data_dir, in_window, engine=engine)
-    layout = Layout(data_dir)
     con = connect(engine or EngineConfig())
+    process_days(data_dir, in_window, engine=engine, con=con)
+    layout = Layout(data_dir)
     where = {"local_date": [d.isoformat() for d in in_window]}
     if params.rule is Rule.DWELL:
         files = VersionedDataset(layout.stays).files(where)
