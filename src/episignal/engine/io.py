@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -115,7 +116,9 @@ def _duckdb_typed(con: ibis.BaseBackend, expr: ir.Table) -> duckdb.DuckDBPyRelat
     from ibis.backends.sql.datatypes import DuckDBType
 
     con._run_pre_execute_hooks(expr)
-    rel = con.con.sql(con.compile(expr))
+    with _unfused():
+        sql = con.compile(expr)
+    rel = con.con.sql(sql)
     return rel.select(
         *[
             duckdb.ColumnExpression(name)
@@ -130,4 +133,20 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     """Compute ``expr`` once for several consumers (temp table / cached DataFrame)."""
     if con.name == "pyspark":
         return expr.cache()
-    return con.create_table(f"m_{uuid.uuid4().hex[:10]}", expr, temp=True)
+    with _unfused():
+        return con.create_table(f"m_{uuid.uuid4().hex[:10]}", expr, temp=True)
+
+
+@contextlib.contextmanager
+def _unfused() -> Iterator[None]:
+    """Ibis compiling without merging nested SELECTs into one (``fuse_selects``).
+
+    The merging is a third of Ibis's compile time on the engine's queries (~0.3 s of Python a
+    call) and buys DuckDB nothing: its optimiser plans the nested form into the same operators.
+    """
+    saved = ibis.options.sql.fuse_selects
+    ibis.options.sql.fuse_selects = False
+    try:
+        yield
+    finally:
+        ibis.options.sql.fuse_selects = saved
