@@ -142,7 +142,8 @@ def _unfused() -> Iterator[None]:
     """Ibis compiling without merging nested SELECTs into one (``fuse_selects``).
 
     The merging is a third of Ibis's compile time on the engine's queries (~0.3 s of Python a
-    call) and buys DuckDB nothing: its optimiser plans the nested form into the same operators.
+    call) and buys DuckDB nothing: its optimiser plans the nested form into the same joins,
+    windows and filters (a projection more or less; the same DuckDB time, measured at 10 M).
     """
     saved = ibis.options.sql.fuse_selects
     ibis.options.sql.fuse_selects = False
