@@ -21,14 +21,12 @@ class EngineConfig:
 
 
 def duckdb_connection(
-    threads: int | None = None, memory_limit: str | None = None, *, ordered: bool = True
+    threads: int | None = None, memory_limit: str | None = None
 ) -> ibis.BaseBackend:
-    """A DuckDB connection; ``ordered``: results keep the order of their inputs where the query
-    does not say otherwise (ingest numbers lines in file order)."""
     con = ibis.duckdb.connect()
     raw = con.con
     raw.execute(f"SET temp_directory='{tempfile.gettempdir()}/episignal-duckdb'")
-    raw.execute(f"SET preserve_insertion_order={str(ordered).lower()}")
+    raw.execute("SET preserve_insertion_order=true")  # ingest numbers lines in file order
     raw.execute("SET enable_progress_bar=false")  # our own progress bars speak for the steps
     if threads:
         raw.execute(f"SET threads={int(threads)}")
@@ -56,11 +54,7 @@ def spark_connection(master: str | None = None) -> ibis.BaseBackend:
 
 def connect(config: EngineConfig) -> ibis.BaseBackend:
     if config.name == "duckdb":
-        # The engine orders what it returns explicitly (ORDER BY) and nothing it computes depends
-        # on the order of its intermediate tables (windows order by unique keys), nor is the row
-        # order inside the per-day files a contract (it varied from run to run already). Keeping
-        # insertion order made DuckDB evaluate the windows over the runs on one thread.
-        return duckdb_connection(config.threads, config.memory_limit, ordered=False)
+        return duckdb_connection(config.threads, config.memory_limit)
     if config.name == "spark":
         return spark_connection(config.spark_master)
     raise ValueError(f"unknown engine {config.name!r}; choose one of {', '.join(ENGINES)}")
