@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from episignal.lake import Partition, VersionedDataset
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 def read_parquet(con: ibis.BaseBackend, files: Sequence[Path]) -> ir.Table:
@@ -47,8 +54,59 @@ def write_parquet(
         _duckdb_write_typed(con, expr, directory / f"{stem}-0000.parquet")
 
 
+def write_parquet_by(
+    con: ibis.BaseBackend, expr: ir.Table, column: str, directories: dict[object, Path]
+) -> None:
+    """Write the rows of ``expr`` whose ``column`` is each key of ``directories`` (``column``
+    dropped) as Parquet in that key's directory, as ``write_parquet`` would, one per key.
+
+    On DuckDB the result is fetched once and split in Arrow: one query instead of one per key,
+    which saves each key's compile and query overhead (~25 ms: a second at 14 days × 2 tables).
+    """
+    if con.name == "pyspark":
+        expr = materialise(con, expr)  # computed once, filtered per key
+        for value, directory in directories.items():
+            write_parquet(con, expr.filter(expr[column] == value).drop(column), directory)
+        return
+    table = to_arrow(con, expr)
+    keys = table[column]
+    rest = table.drop_columns([column])
+    # Keys as the data's own Arrow scalars: converting a Python value to Arrow makes pyarrow
+    # import pandas (~0.4 s a process), which nothing else here needs.
+    present = {key.as_py(): key for key in pc.unique(keys)}
+    for value, directory in directories.items():
+        directory.mkdir(parents=True, exist_ok=True)
+        key = present.get(value)
+        rows = rest.slice(0, 0) if key is None else rest.filter(pc.equal(keys, key))
+        pq.write_table(_required_where_full(rows), directory / "part-0000.parquet")
+
+
+def _required_where_full(table: pa.Table) -> pa.Table:
+    """``table`` with its columns without NULLs declared non-nullable (REQUIRED in Parquet), as
+    DuckDB's writer declares them from its statistics: the files read back as they did before."""
+    fields = [f.with_nullable(table[f.name].null_count > 0) for f in table.schema]
+    return table.cast(pa.schema(fields))
+
+
+def to_arrow(con: ibis.BaseBackend, expr: ir.Table) -> pa.Table:
+    """``expr``'s rows as Arrow, typed as the expression declares (``con.to_pyarrow``).
+
+    On DuckDB cast by DuckDB as ``write_parquet`` casts them, so the files ``write_parquet_by``
+    writes are alike, and without Ibis's result conversion, which imports pandas (~0.4 s).
+    """
+    if con.name == "pyspark":
+        return con.to_pyarrow(expr)
+    table = _duckdb_typed(con, expr).to_arrow_table()
+    return table.cast(expr.schema().to_pyarrow())
+
+
 def _duckdb_write_typed(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> None:
-    """COPY with every column cast to the type the expression declares.
+    """COPY with every column cast to the type the expression declares (``_duckdb_typed``)."""
+    _duckdb_typed(con, expr).write_parquet(str(path))
+
+
+def _duckdb_typed(con: ibis.BaseBackend, expr: ir.Table) -> duckdb.DuckDBPyRelation:
+    """``expr`` as a DuckDB relation with every column cast to the type the expression declares.
 
     DuckDB widens some results beyond their Ibis type (SUM of BIGINT is HUGEINT, which its Parquet
     writer stores as DOUBLE); Spark keeps BIGINT. Casting here keeps the files of both backends
@@ -58,19 +116,38 @@ def _duckdb_write_typed(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> No
     from ibis.backends.sql.datatypes import DuckDBType
 
     con._run_pre_execute_hooks(expr)
-    rel = con.con.sql(con.compile(expr))
-    rel.select(
+    with _unfused():
+        sql = con.compile(expr)
+    rel = con.con.sql(sql)
+    return rel.select(
         *[
             duckdb.ColumnExpression(name)
             .cast(duckdb.sqltype(DuckDBType.to_string(dtype)))
             .alias(name)
             for name, dtype in expr.schema().items()
         ]
-    ).write_parquet(str(path))
+    )
 
 
 def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     """Compute ``expr`` once for several consumers (temp table / cached DataFrame)."""
     if con.name == "pyspark":
         return expr.cache()
-    return con.create_table(f"m_{uuid.uuid4().hex[:10]}", expr, temp=True)
+    with _unfused():
+        return con.create_table(f"m_{uuid.uuid4().hex[:10]}", expr, temp=True)
+
+
+@contextlib.contextmanager
+def _unfused() -> Iterator[None]:
+    """Ibis compiling without merging nested SELECTs into one (``fuse_selects``).
+
+    The merging is a third of Ibis's compile time on the engine's queries (~0.3 s of Python a
+    call) and buys DuckDB nothing: its optimiser plans the nested form into the same joins,
+    windows and filters (a projection more or less; the same DuckDB time, measured at 10 M).
+    """
+    saved = ibis.options.sql.fuse_selects
+    ibis.options.sql.fuse_selects = False
+    try:
+        yield
+    finally:
+        ibis.options.sql.fuse_selects = saved

@@ -21,7 +21,7 @@ import ibis
 
 from episignal.engine.backend import EngineConfig, connect
 from episignal.engine.boundaries import SID_SPAN, cell_run_keys, group_points, mark_boundaries
-from episignal.engine.io import materialise, partition_rows, read_parquet, write_parquet
+from episignal.engine.io import materialise, partition_rows, read_parquet, write_parquet_by
 from episignal.engine.params import CleanParams, StayParams
 from episignal.engine.records import (
     county_codes,
@@ -99,8 +99,12 @@ def process_days(
     engine: EngineConfig | None = None,
     force: bool = False,
     on_day: Callable[[dt.date, bool], None] = lambda _d, _computed: None,
+    con: ibis.BaseBackend | None = None,
 ) -> list[dt.date]:
-    """Bring the given days' outputs up to date; returns the days that were (re)computed."""
+    """Bring the given days' outputs up to date; returns the days that were (re)computed.
+
+    ``con``: a connection to use (of ``engine``) rather than one of its own.
+    """
     params = params or ProcessParams()
     layout = Layout(data_dir)
     events, cells = VersionedDataset(layout.events), VersionedDataset(layout.cells)
@@ -124,7 +128,7 @@ def process_days(
     # A day without events of its own gets no output (not an empty one), even with lookback.
     empty = [d for d, _fp, needed in todo if d.isoformat() not in _dates(needed)]
     with_events = [(d, needed) for d, _fp, needed in todo if d not in empty]
-    con = connect(engine or EngineConfig())
+    con = con or connect(engine or EngineConfig())
     cell_table = materialise(con, keyed_cells(read_parquet(con, cells.files())))
     stays_ds, spans_ds = VersionedDataset(layout.stays), VersionedDataset(layout.spans)
     with stays_ds.change() as stays_stage, spans_ds.change() as spans_stage:
@@ -139,13 +143,13 @@ def process_days(
             stays_t, spans_t = days_outputs(
                 con, read_parquet(con, files), cell_table, [d for d, _ in batch], params
             )
-            stays_t, spans_t = materialise(con, stays_t), materialise(con, spans_t)
+            for table, stage in ((stays_t, stays_stage), (spans_t, spans_stage)):
+                dirs = {
+                    epoch_day(d): stage.partition_dir((("local_date", d.isoformat()),))
+                    for d, _ in batch
+                }
+                write_parquet_by(con, table, "day", dirs)
             for day, _ in batch:
-                part = (("local_date", day.isoformat()),)
-                n = epoch_day(day)
-                for table, stage in ((stays_t, stays_stage), (spans_t, spans_stage)):
-                    rows_of_day = table.filter(table.day == n).drop("day")
-                    write_parquet(con, rows_of_day, stage.partition_dir(part))
                 on_day(day, True)
     state.update({d.isoformat(): fp for d, fp, _ in todo})
     tmp = state_file.with_suffix(".tmp")
