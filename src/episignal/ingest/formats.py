@@ -43,6 +43,11 @@ def try_strptime_tz(s, fmt):  # the same function: given %z, DuckDB returns a TI
     ...
 
 
+@ibis.udf.scalar.builtin(name="~~~", signature=((dt.string, dt.string), dt.boolean))
+def glob(s, pattern):  # DuckDB's GLOB operator (s GLOB pattern): whole string, [...] classes
+    ...
+
+
 def stage(t: ir.Table) -> ir.Table:
     """A projection boundary: Ibis would otherwise inline each column into every use of it."""
     return t.view()
@@ -272,6 +277,9 @@ _E164_BODY_RE = r"(?:861[3-9][0-9]{9}|(?:[1-79][0-9]|8[0-57-9])[0-9]{6,13})"
 _PLAIN_E164_RE = rf"^\+?{_E164_BODY_RE}$"
 _PLAIN_E164_GROUP_RE = rf"^\+?({_E164_BODY_RE})$"
 _CANONICAL_CELL_ID_RE = rf"^{CELL_ID_PATTERN}$"
+# "+8613800138000", the form nearly every canonical feed writes, as a GLOB: the first alternative
+# of _PLAIN_E164_RE with its "+", so a match is valid, and a GLOB costs about half the regex.
+_PLUS_CN_MOBILE_GLOB = "+861[3-9]" + "[0-9]" * 9
 
 
 def canonical_e164(raw: ir.StringValue) -> ir.IntegerValue:
@@ -279,13 +287,15 @@ def canonical_e164(raw: ir.StringValue) -> ir.IntegerValue:
 
     The same result as ``e164_digits`` of the field with a "+" put in front when it has none
     (the canonical contract: E.164 digits, leading "+" allowed), written so that the common case
-    is cheap: a field that is already plain digits needs one regex and a cast (the cast drops the
-    "+"). The rest (separators) goes through one expression without repeated parts, so DuckDB
-    evaluates it for those rows only instead of hoisting parts of it out for every row.
+    is cheap: a "+86" mobile number needs one GLOB and a cast (the cast drops the "+"), any other
+    field that is already plain digits one regex and a cast. The rest (separators) goes through
+    one expression without repeated parts, so DuckDB evaluates it for those rows only instead of
+    hoisting parts of it out for every row.
     """
     stripped = raw.re_replace(_SEPARATORS_RE, "")
     general = stripped.re_extract(_PLAIN_E164_GROUP_RE, 1).try_cast(dt.int64)  # "" → NULL
-    return raw.re_search(_PLAIN_E164_RE).ifelse(raw.cast(dt.int64), general)
+    plain = raw.re_search(_PLAIN_E164_RE).ifelse(raw.cast(dt.int64), general)
+    return glob(raw, _PLUS_CN_MOBILE_GLOB).ifelse(raw.cast(dt.int64), plain)
 
 
 def _parse_canonical(f: ir.Table) -> ir.Table:
