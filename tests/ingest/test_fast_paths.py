@@ -110,6 +110,14 @@ numbers = st.one_of(
     st.from_regex(r"\+?[1-9][0-9]{6,15}", fullmatch=True),
     st.from_regex(r"\+?[0-9 ()\-.+]{0,18}", fullmatch=True),
     st.text(st.sampled_from("0123456789+ -_x\t"), max_size=18),
+    # one character off the "+86" mobile form the GLOB fast path takes
+    st.builds(
+        _mutate,
+        st.from_regex(r"\+861[3-9][0-9]{9}", fullmatch=True),
+        st.integers(0, 14),
+        st.sampled_from("0123456789+ -x"),
+    ),
+    st.from_regex(r"\+861[3-9][0-9]{8,10}", fullmatch=True),  # a digit short or long
 )
 
 

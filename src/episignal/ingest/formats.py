@@ -27,7 +27,10 @@ CHINA_COUNTRY_CODE = "86"
 # and when the country code is 86, a Chinese mobile number (pseudonym.normalise_msisdn's rules,
 # folded into one pattern so that each row is matched once).
 _E164_RE = r"^(?:\+|00)?(861[3-9][0-9]{9}|(?:[1-79][0-9]|8[0-57-9])[0-9]{6,13})$"
-_CN_MOBILE_RE = r"^1[3-9][0-9]{9}$"  # national form of a Chinese mobile number
+# National form of a Chinese mobile number, and its E.164 form with "+" (nearly every feed's).
+# GLOB rather than regex (about half the cost per row): character classes, the whole string.
+_CN_MOBILE_GLOB = "1[3-9]" + "[0-9]" * 9
+_PLUS_CN_MOBILE_GLOB = "+" + CHINA_COUNTRY_CODE + _CN_MOBILE_GLOB
 _SEPARATORS_RE = r"[\s\-().]"  # what people put between digit groups
 
 
@@ -43,14 +46,21 @@ def try_strptime_tz(s, fmt):  # the same function: given %z, DuckDB returns a TI
     ...
 
 
+@ibis.udf.scalar.builtin(name="~~~", signature=((dt.string, dt.string), dt.boolean))
+def glob(s, pattern):  # DuckDB's GLOB operator (s GLOB pattern): whole string, [...] classes
+    ...
+
+
 def stage(t: ir.Table) -> ir.Table:
     """A projection boundary: Ibis would otherwise inline each column into every use of it."""
     return t.view()
 
 
 def strip_separators(raw: ir.StringValue) -> ir.StringValue:
-    # Most fields have no separator: a match is about half the cost of a replace.
-    return raw.re_search(_SEPARATORS_RE).ifelse(raw.re_replace(_SEPARATORS_RE, ""), raw)
+    # Most fields have no separator: a match is about half the cost of a replace, and a "+86"
+    # mobile number (which has none) is recognised by a GLOB, cheaper still.
+    general = raw.re_search(_SEPARATORS_RE).ifelse(raw.re_replace(_SEPARATORS_RE, ""), raw)
+    return glob(raw, _PLUS_CN_MOBILE_GLOB).ifelse(raw, general)
 
 
 def e164_of_stripped(s: ir.StringValue) -> ir.StringValue:
@@ -60,7 +70,8 @@ def e164_of_stripped(s: ir.StringValue) -> ir.StringValue:
         (s.startswith("+"), s.substr(1)), (s.startswith("00"), s.substr(2)), else_=s
     )
     return ibis.cases(
-        (s.re_search(_CN_MOBILE_RE), CHINA_COUNTRY_CODE + s),
+        (glob(s, _CN_MOBILE_GLOB), CHINA_COUNTRY_CODE + s),
+        (glob(s, _PLUS_CN_MOBILE_GLOB), s.substr(1)),  # matches _E164_RE too: a fast path
         (s.re_search(_E164_RE), digits),
         else_=ibis.null(dt.string),
     )
@@ -208,7 +219,7 @@ def _parse_a(f: ir.Table) -> ir.Table:
     local = try_strptime(f.f1, "%Y%m%d%H%M%S")
     plmn = (f.f5 == "").ifelse("46000", f.f5)
     return f.mutate(
-        e164=f.f0.re_search(_CN_MOBILE_RE).ifelse(CHINA_COUNTRY_CODE + f.f0, ibis.null(dt.string)),
+        e164=glob(f.f0, _CN_MOBILE_GLOB).ifelse(CHINA_COUNTRY_CODE + f.f0, ibis.null(dt.string)),
         ts_utc_s=f.f1.re_search(r"^[0-9]{14}$").ifelse(
             local.epoch_seconds() - LOCAL_UTC_OFFSET_S, ibis.null(dt.int64)
         ),
@@ -261,7 +272,7 @@ def _parse_c(f: ir.Table) -> ir.Table:
     cell = _cell(ecgi[0] + ecgi[1], _decimal(ecgi[2]), _decimal(ecgi[3]))
     return f.mutate(
         e164=f.f0.startswith("+").ifelse(e164_of_stripped(f._number), ibis.null(dt.string)),
-        ts_utc_s=iso8601_epoch_s(f.f1),
+        ts_utc_s=iso8601_epoch_s_fast(f.f1),
         cell_id=ok.ifelse(cell, ibis.null(dt.string)),
         event_type_id=_event(f.f3, {e: e for e in EVENT_TYPES}),
     )
@@ -279,13 +290,16 @@ def canonical_e164(raw: ir.StringValue) -> ir.IntegerValue:
 
     The same result as ``e164_digits`` of the field with a "+" put in front when it has none
     (the canonical contract: E.164 digits, leading "+" allowed), written so that the common case
-    is cheap: a field that is already plain digits needs one regex and a cast (the cast drops the
-    "+"). The rest (separators) goes through one expression without repeated parts, so DuckDB
-    evaluates it for those rows only instead of hoisting parts of it out for every row.
+    is cheap: a "+86" mobile number (the first alternative of _PLAIN_E164_RE, with its "+") needs
+    one GLOB and a cast (the cast drops the "+"), any other field that is already plain digits
+    one regex and a cast. The rest (separators) goes through one expression without repeated
+    parts, so DuckDB evaluates it for those rows only instead of hoisting parts of it out for
+    every row.
     """
     stripped = raw.re_replace(_SEPARATORS_RE, "")
     general = stripped.re_extract(_PLAIN_E164_GROUP_RE, 1).try_cast(dt.int64)  # "" → NULL
-    return raw.re_search(_PLAIN_E164_RE).ifelse(raw.cast(dt.int64), general)
+    plain = raw.re_search(_PLAIN_E164_RE).ifelse(raw.cast(dt.int64), general)
+    return glob(raw, _PLUS_CN_MOBILE_GLOB).ifelse(raw.cast(dt.int64), plain)
 
 
 def _parse_canonical(f: ir.Table) -> ir.Table:
