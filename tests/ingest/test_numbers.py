@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ibis
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ numbers = st.one_of(
         _one_off,
         st.from_regex(r"(\+86)?1[3-9][0-9]{9}", fullmatch=True),
         st.integers(0, 13),
-        st.sampled_from("0123456789+ -x"),
+        st.sampled_from("0123456789+ -x١１"),  # and digits of other scripts (Arabic, full-width)
     ),
 )
 
@@ -43,3 +44,9 @@ def test_sql_and_python_normalisation_agree(raws: list[str]) -> None:
 
 def test_masked_number_shows_only_prefix_and_last_four() -> None:
     assert mask_msisdn("8613800138000") == "138****8000"
+
+
+@pytest.mark.parametrize("raw", ["+86138001380\u06630", "\uff11\uff13\uff18" + "\uff10" * 8])
+def test_digits_of_other_scripts_are_not_a_number(raw: str) -> None:
+    with pytest.raises(InvalidNumber):  # else a pseudonym of other bytes, or an encoding error
+        normalise_msisdn(raw)

@@ -26,7 +26,7 @@ E164_MIN_DIGITS = 8
 E164_MAX_DIGITS = 15
 CHINA_COUNTRY_CODE = "86"
 _SEPARATORS = re.compile(r"[\s\-().]")
-_CN_MOBILE = re.compile(r"1[3-9]\d{9}")
+_CN_MOBILE = re.compile(r"1[3-9][0-9]{9}")  # ASCII digits: \d would take any script's
 
 
 class InvalidNumber(ValueError):
@@ -37,7 +37,7 @@ def normalise_msisdn(raw: str, default_country_code: str = CHINA_COUNTRY_CODE) -
     """Return E.164 digits (no "+") for a number written the way people and carriers write it.
 
     Accepts "+8613800138000", "8613800138000", "008613800138000", "138 0013 8000" (national,
-    11-digit Chinese mobile). Raises InvalidNumber otherwise.
+    11-digit Chinese mobile), in ASCII digits. Raises InvalidNumber otherwise.
     """
     s = _SEPARATORS.sub("", raw.strip())
     if s.startswith("+"):
@@ -48,7 +48,7 @@ def normalise_msisdn(raw: str, default_country_code: str = CHINA_COUNTRY_CODE) -
         digits = CHINA_COUNTRY_CODE + s
     else:
         digits = s
-    if not digits.isdigit() or digits.startswith("0"):
+    if not (digits.isascii() and digits.isdigit()) or digits.startswith("0"):
         raise InvalidNumber("not a phone number in E.164 form")
     if not E164_MIN_DIGITS <= len(digits) <= E164_MAX_DIGITS:
         raise InvalidNumber("phone number has the wrong number of digits")
