@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +45,27 @@ def _progress() -> Progress:
         TimeElapsedColumn(),
         console=console,
     )
+
+
+OnDay = Callable[[dt.date, bool], None]
+
+
+@contextlib.contextmanager
+def window_progress(data: Path, day: dt.date, days: int) -> Iterator[OnDay]:
+    """A progress bar over the window's days with events as they are brought up to date; yields
+    the ``on_day`` callback for ``itineraries_for_date`` (a day counts once, however many calls
+    report it)."""
+    with_events = set(window_days(day, days)) & set(event_days(data))
+    done: set[dt.date] = set()
+    with _progress() as bar:
+        task = bar.add_task("stays per day", total=len(with_events))
+
+        def on_day(d: dt.date, _computed: bool) -> None:
+            if d not in done:
+                done.add(d)
+                bar.advance(task)
+
+        yield on_day
 
 
 def process(
@@ -102,8 +125,7 @@ def itinerary(
     except ValueError:
         raise fail(f"--date must be YYYY-MM-DD, got {date!r}") from None
     try:
-        with _progress() as bar:
-            task = bar.add_task("stays per day", total=len(window_days(day, days)))
+        with window_progress(data, day, days) as on_day:
             table = itineraries_for_date(
                 data,
                 day,
@@ -111,8 +133,8 @@ def itinerary(
                 hours=hours,
                 rule=rule,
                 engine=engine_config(engine, spark_master),
+                on_day=on_day,
             )
-            bar.update(task, completed=len(window_days(day, days)))
     except (ItineraryError, NoEventsError) as e:
         raise fail(str(e)) from None
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ in the city are ≥ hours apart. A country abroad is listed on any presence in t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import ibis
@@ -112,12 +113,14 @@ def itineraries_for_date(
     hours: float = 4.0,
     rule: str = "dwell",
     engine: EngineConfig | None = None,
+    on_day: Callable[[dt.date, bool], None] = lambda _d, _computed: None,
 ) -> pa.Table:
     """Every subscriber's itinerary for the window ending with ``date``, processing what it needs.
 
     Columns: subscriber, place_code, place_name, place_kind ("city" | "country"), first_arrival,
     last_departure (UTC). Rows are sorted by subscriber and place_code; the schema metadata holds
-    ``computed_at`` (UTC) and the rule.
+    ``computed_at`` (UTC) and the rule. ``on_day(day, computed)`` is called as each day of the
+    window with events is brought up to date (see ``process_days``).
     """
     if days not in SUPPORTED_WINDOW_DAYS:
         raise ItineraryError(f"window of {days} days not supported (1 to 31)")
@@ -134,7 +137,7 @@ def itineraries_for_date(
     if not in_window:
         raise ItineraryError(f"no events ingested for the {days} days ending {date.isoformat()}")
     con = connect(engine or EngineConfig())
-    process_days(data_dir, in_window, engine=engine, con=con)
+    process_days(data_dir, in_window, engine=engine, con=con, on_day=on_day)
     layout = Layout(data_dir)
     where = {"local_date": [d.isoformat() for d in in_window]}
     if params.rule is Rule.DWELL:

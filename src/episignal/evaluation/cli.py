@@ -119,6 +119,7 @@ def evaluate_cmd(
     data: DataDirOption = DEFAULT_DATA,
 ) -> None:
     """Precision and recall of listed places, per rule, overall and for the hard groups."""
+    from episignal.engine.cli import window_progress
     from episignal.engine.itinerary import itineraries_for_date
     from episignal.engine.process import epoch_day
     from episignal.engine.spans import local_midnight_utc_s
@@ -132,9 +133,11 @@ def evaluate_cmd(
     else:
         day = date.date()
     truth = load_truth(data, day, days, hours)
-    predicted = {
-        rule: itineraries_for_date(data, day, days=days, hours=hours, rule=rule) for rule in RULES
-    }
+    with window_progress(data, day, days) as on_day:
+        predicted = {
+            rule: itineraries_for_date(data, day, days=days, hours=hours, rule=rule, on_day=on_day)
+            for rule in RULES
+        }
     report = evaluate(truth.pairs, predicted, truth.groups)
     window = (
         local_midnight_utc_s(epoch_day(day - dt.timedelta(days=days - 1))),
