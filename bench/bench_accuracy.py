@@ -132,7 +132,9 @@ def canonical_records(base: Path) -> pa.Table:
     return events.drop_columns(["subscriber"]).add_column(0, "msisdn", pa.array(msisdn))
 
 
-def coarser_network(cells: pa.Table, keep_one_in: int, rng: np.random.Generator):
+def coarser_network(
+    cells: pa.Table, keep_one_in: int, rng: np.random.Generator
+) -> tuple[pa.Table, dict[str, str]]:
     """(kept cells with radii × √K, {cell_id: the kept cell nearest it, same carrier})."""
     abroad = pc.not_equal(cells["country"], "CN").to_numpy(zero_copy_only=False)
     keep = abroad | (rng.random(cells.num_rows) < 1 / keep_one_in)

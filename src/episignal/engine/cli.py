@@ -56,6 +56,9 @@ def window_progress(data: Path, day: dt.date, days: int) -> Iterator[OnDay]:
     the ``on_day`` callback for ``itineraries_for_date`` (a day counts once, however many calls
     report it)."""
     with_events = set(window_days(day, days)) & set(event_days(data))
+    if not with_events:  # nothing to show: the call says why
+        yield lambda _day, _computed: None
+        return
     done: set[dt.date] = set()
     with _progress() as bar:
         task = bar.add_task("stays per day", total=len(with_events))
