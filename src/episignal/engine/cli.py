@@ -164,7 +164,8 @@ def home(
         raise fail("--start and --end must be YYYY-MM-DD") from None
     if last < first:
         raise fail("--end is before --start")
-    table = homes_for_period(data, first, last, engine_config(engine, spark_master))
+    with console.status(f"homes from the nights of {first} … {last}"):  # one query: no steps
+        table = homes_for_period(data, first, last, engine_config(engine, spark_master))
     out.parent.mkdir(parents=True, exist_ok=True)
     (pq.write_table if out.suffix == ".parquet" else pacsv.write_csv)(table, out)
     console.print(f"{table.num_rows:,} subscribers with a home → {out}")
