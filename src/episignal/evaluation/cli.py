@@ -143,18 +143,19 @@ def evaluate_cmd(
         local_midnight_utc_s(epoch_day(day - dt.timedelta(days=days - 1))),
         local_midnight_utc_s(epoch_day(day) + 1),
     )
-    records = load_records(data, window)
     causes = {}
-    for rule, listed in predicted.items():
-        false_places, missed = classify_errors(
-            truth.stays,
-            truth.pairs,
-            listed.select(["subscriber", "place_code"]),
-            records,
-            window,
-            hours,
-        )
-        causes[rule] = cause_counts(false_places, missed)
+    with console.status("why places are wrong: reading the records in the window"):
+        records = load_records(data, window)
+        for rule, listed in predicted.items():
+            false_places, missed = classify_errors(
+                truth.stays,
+                truth.pairs,
+                listed.select(["subscriber", "place_code"]),
+                records,
+                window,
+                hours,
+            )
+            causes[rule] = cause_counts(false_places, missed)
     report.context = {"date": day.isoformat(), "days": days, "hours": hours, "causes": causes}
     console.print(render(report))
     console.print(render_causes(causes))
