@@ -72,45 +72,16 @@ def run(*args: str) -> None:
 
 def simulate_world(base: Path, subscribers: int, seed: int) -> None:
     """The demo's path: simulate, then ingest each carrier's own export."""
+    from episignal.demo import CARRIER_FILES
+
     shutil.rmtree(base, ignore_errors=True)
-    run(
-        "simulate",
-        "--subscribers",
-        str(subscribers),
-        "--days",
-        "14",
-        "--seed",
-        str(seed),
-        "--data",
-        str(base),
-    )
+    size = ["--subscribers", str(subscribers), "--days", "14", "--seed", str(seed)]
+    run("simulate", *size, "--data", str(base))
     raw = base / "raw"
-    run(
-        "ingest",
-        "--format",
-        "carrier-a",
-        "--cells",
-        str(raw / "cells.csv"),
-        *map(str, sorted((raw / "carrier-a").glob("*.txt"))),
-        "--data",
-        str(base),
-    )
-    run(
-        "ingest",
-        "--format",
-        "carrier-b",
-        *map(str, sorted((raw / "carrier-b").glob("*.csv"))),
-        "--data",
-        str(base),
-    )
-    run(
-        "ingest",
-        "--format",
-        "carrier-c",
-        *map(str, sorted((raw / "carrier-c").glob("*.tsv"))),
-        "--data",
-        str(base),
-    )
+    for fmt, pattern in CARRIER_FILES.items():
+        cells = ["--cells", str(raw / "cells.csv")] if fmt == "carrier-a" else []
+        files = [str(f) for f in sorted((raw / fmt).glob(pattern))]
+        run("ingest", "--format", fmt, *cells, *files, "--data", str(base))
 
 
 def canonical_records(base: Path) -> pa.Table:
