@@ -38,7 +38,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from scipy.spatial import cKDTree
 
-from benchmarks_md import write_section
+from benchmarks_md import show_section
 
 ROOT = Path(__file__).resolve().parents[1]
 EPISIGNAL = str(Path(sys.executable).with_name("episignal"))
@@ -233,9 +233,7 @@ def main() -> None:
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         text = render(saved["rows"], saved["command"], saved["date"])
-        print(text)
-        if not args.no_write:
-            write_section(SECTION, text)
+        show_section(SECTION, text, write=not args.no_write)
         return
     command = "python bench/bench_accuracy.py " + " ".join(sys.argv[1:])
     today = dt.date.today().isoformat()
@@ -255,9 +253,7 @@ def main() -> None:
         print(render(rows, command, today).splitlines()[-1], flush=True)
     out.write_text(json.dumps({"command": command, "date": today, "rows": rows}, indent=1))
     text = render(rows, command, today)
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
+    show_section(SECTION, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

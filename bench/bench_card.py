@@ -33,7 +33,7 @@ import httpx
 import numpy as np
 import pyarrow as pa
 
-from benchmarks_md import write_section
+from benchmarks_md import show_section
 from episignal.card.access import SessionCodec, load_session_key
 from episignal.config import Settings
 from episignal.privacy.pseudonym import Pseudonymiser
@@ -371,9 +371,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "card.json").write_text(json.dumps(results, indent=1, default=str))
     text = section(results, args)
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
+    show_section(SECTION, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

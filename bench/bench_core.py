@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from benchmarks_md import write_section
+from benchmarks_md import show_section
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -504,9 +504,7 @@ def main() -> None:
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
         text = render(saved["results"], saved["machine"], saved["command"])
-        print(text)
-        if not args.no_write:
-            write_section(SECTION, text)
+        show_section(SECTION, text, write=not args.no_write)
         return
     results, command = [], "python bench/bench_core.py " + " ".join(sys.argv[1:])
     if args.merge and out.exists():
@@ -520,9 +518,7 @@ def main() -> None:
         saved = {"machine": info, "command": command, "results": results}
         out.write_text(json.dumps(saved, indent=1))
     text = render(results, info, command)
-    print(text)
-    if not args.no_write:
-        write_section(SECTION, text)
+    show_section(SECTION, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from benchmarks_md import write_section
+from benchmarks_md import show_section
 from episignal.exposure import crypto
 from episignal.exposure.keys import ReportType, TemporaryExposureKey
 from episignal.exposure.keyserver.app import create_keyserver_app
@@ -193,9 +193,7 @@ on {os.cpu_count()} cores, Python {platform.python_version()}; medians of {args.
 Matching derives each key's 144 RPIs with one HKDF and one AES-ECB call, then compares 64-bit
 prefixes against a 16 M-entry filter in numpy before confirming full 16-byte matches.
 """
-    if not args.no_write:
-        write_section(SECTION, text)
-    print(text)
+    show_section(SECTION, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -17,3 +17,10 @@ def write_section(heading: str, text: str, path: Path = BENCHMARKS_MD) -> None:
     else:
         updated = current.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
     path.write_text(updated)
+
+
+def show_section(heading: str, text: str, write: bool) -> None:
+    """Print a benchmark's section, and write it into BENCHMARKS.md unless ``--no-write``."""
+    print(text)
+    if write:
+        write_section(heading, text)
