@@ -321,8 +321,7 @@ def ingest_files(
     progress: Callable[[str], None] = lambda _msg: None,
 ) -> IngestReport:
     """Ingest feed files into the events dataset (see the module doc); the run's report."""
-    if Path(data_dir).is_dir():
-        remove_abandoned(data_dir)  # a killed run's copies of feeds: they hold raw numbers
+    remove_abandoned(data_dir)  # a killed run's copies of feeds: they hold raw numbers
     scratch = Scratch(data_dir)  # normalised copies, if any
     try:
         return _ingest_files(
