@@ -120,8 +120,8 @@ def evaluate_cmd(
 ) -> None:
     """Precision and recall of listed places, per rule, overall and for the hard groups."""
     from episignal.engine.cli import window_progress
-    from episignal.engine.itinerary import itineraries_for_date
-    from episignal.engine.process import epoch_day
+    from episignal.engine.itinerary import ItineraryError, itineraries_for_date
+    from episignal.engine.process import NoEventsError, epoch_day
     from episignal.engine.spans import local_midnight_utc_s
 
     truth_dir = Layout(data).truth
@@ -133,11 +133,16 @@ def evaluate_cmd(
     else:
         day = date.date()
     truth = load_truth(data, day, days, hours)
-    with window_progress(data, day, days) as on_day:
-        predicted = {
-            rule: itineraries_for_date(data, day, days=days, hours=hours, rule=rule, on_day=on_day)
-            for rule in RULES
-        }
+    try:
+        with window_progress(data, day, days) as on_day:
+            predicted = {
+                rule: itineraries_for_date(
+                    data, day, days=days, hours=hours, rule=rule, on_day=on_day
+                )
+                for rule in RULES
+            }
+    except (ItineraryError, NoEventsError) as e:
+        raise fail(f"{e}; ingest the simulated feeds first") from None
     report = evaluate(truth.pairs, predicted, truth.groups)
     window = (
         local_midnight_utc_s(epoch_day(day - dt.timedelta(days=days - 1))),
