@@ -6,7 +6,9 @@ the data directory, and every comparison is exact (same rows, same seconds).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -26,8 +28,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from episignal.engine.backend import EngineConfig, spark_connection
+from episignal.engine.io import read_parquet
 from episignal.engine.itinerary import itineraries_for_date
 from episignal.engine.process import process_days
+from episignal.engine.records import subscriber_keys
 from episignal.ingest.run import ingest_files
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
@@ -130,6 +134,24 @@ def test_spark_itineraries_are_identical_to_duckdb(
     )
     assert expected.num_rows >= 5  # everyone is listed somewhere: the comparison is not vacuous
     assert got.to_pylist() == expected.to_pylist()
+
+
+def test_subscribers_are_numbered_without_gathering_them_in_one_task(
+    ingested: Path, spark_session: None
+) -> None:
+    """On a cluster a window over every subscriber would run in one task: the numbering keeps
+    to partitioned windows, and still gives each subscriber its rank in pseudonym order."""
+    con = spark_connection("local[2]")
+    events = read_parquet(con, VersionedDataset(Layout(ingested).events).files())
+    keys = subscriber_keys(con, events)
+    plan = io.StringIO()
+    with contextlib.redirect_stdout(plan):
+        con._session.sql(con.compile(keys)).explain()
+    assert "SinglePartition" not in plan.getvalue()
+    rows = con.to_pyarrow(keys).to_pylist()
+    expected = {s: rank for rank, s in enumerate(sorted({r["subscriber"] for r in rows}))}
+    assert len(expected) == len(synthetic.SUBSCRIBERS) > 1
+    assert {r["subscriber"]: r["sid"] for r in rows} == expected
 
 
 def test_the_compared_week_exercises_the_rules(duckdb_data: Path) -> None:

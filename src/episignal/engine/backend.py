@@ -47,8 +47,12 @@ def spark_connection(master: str | None = None) -> ibis.BaseBackend:
         .config("spark.sql.shuffle.partitions", os.environ.get("EPISIGNAL_SPARK_PARTITIONS", "8"))
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
+        # Our own progress bars speak for the steps; Spark's would write over them.
+        .config("spark.ui.showConsoleProgress", "false")
     )
     session = builder.getOrCreate()
+    # Warnings and below go to the cluster's logs, not between the command's progress lines.
+    session.sparkContext.setLogLevel(os.environ.get("EPISIGNAL_SPARK_LOG_LEVEL", "ERROR"))
     return ibis.pyspark.connect(session)
 
 

@@ -54,7 +54,7 @@ def homes_for_period(
     con = connect(engine or EngineConfig())
     cells = keyed_cells(read_parquet(con, VersionedDataset(layout.cells).files()))
     events = read_parquet(con, files)
-    subscribers = subscriber_keys(events)
+    subscribers = subscriber_keys(con, events)
     best = homes(records(events, cells, subscribers))
     expr = best.join(subscribers, "sid").drop("sid").order_by("subscriber")
     expr = expr.select("subscriber", "home_county", "home_place", "nights")

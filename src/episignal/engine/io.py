@@ -30,6 +30,20 @@ def read_parquet(con: ibis.BaseBackend, files: Sequence[Path]) -> ir.Table:
     return con.read_parquet([str(f) for f in files])
 
 
+def from_arrow(con: ibis.BaseBackend, table: pa.Table) -> ir.Table:
+    """A small Arrow table as a table of ``con``.
+
+    On DuckDB the table is registered as it is: ``ibis.memtable`` would import pandas (~0.4 s a
+    process), which nothing else in a processing run needs.
+    """
+    name = f"a_{uuid.uuid4().hex[:10]}"
+    if con.name == "pyspark":
+        con._session.createDataFrame(table.to_pandas()).createOrReplaceTempView(name)
+    else:
+        con.con.register(name, table)
+    return con.table(name)
+
+
 def partition_rows(
     dataset: VersionedDataset, partitions: Iterable[Partition]
 ) -> dict[Partition, int]:

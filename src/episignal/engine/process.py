@@ -204,7 +204,7 @@ def days_outputs(
     lo = local_midnight_utc_s(numbers[0]) - lookback
     hi = local_midnight_utc_s(numbers[-1]) + SECONDS_PER_DAY
     events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
-    subscribers = materialise(con, subscriber_keys(events))
+    subscribers = subscriber_keys(con, events)
     run_keys = materialise(con, cell_run_keys(cells))
     marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s, lo)
     marked = materialise(con, with_places(marked, cells))
