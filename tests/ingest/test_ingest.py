@@ -307,13 +307,18 @@ def test_a_number_outside_the_number_field_of_a_bad_line_is_masked_too(
         "msisdn,ts,cell_id,event_type\n"
         ",+8613800138000,2020-01-20T08:15:00+08:00,46000-1-1,data\n"  # shifted by one field
         "13900139000 13800138000,2020-01-20T08:15:00+08:00,46000-1-1,data\n"  # two in one field
+        # a visitor's number and a landline, written internationally, shifted into other fields
+        ",+447911123456,2020-01-20T08:15:00+08:00,46000-1-1,data\n"
+        "+8613800138000,2020-01-20T08:15:00+08:00,46000-1-1,data,0085221234567\n"
     )
     ingest_files(data, "canonical", [raw], cells_path=write_cells(tmp_path / "c.csv"))
     for path in data.rglob("*"):
         if path.is_file():
-            assert b"00138000" not in path.read_bytes(), path
-            assert b"00139000" not in path.read_bytes(), path
+            for digits in (b"00138000", b"00139000", b"911123", b"5221234"):
+                assert digits not in path.read_bytes(), (path, digits)
     assert _quarantine(data) == [
         ("field_count", ",+8613*****8000,2020-01-20T08:15:00+08:00,46000-1-1,data"),
         ("bad_number", "139****8000,2020-01-20T08:15:00+08:00,46000-1-1,data"),
+        ("field_count", ",+447****3456,2020-01-20T08:15:00+08:00,46000-1-1,data"),
+        ("field_count", "+86****8000,2020-01-20T08:15:00+08:00,46000-1-1,data,00852****4567"),
     ]

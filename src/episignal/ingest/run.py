@@ -238,11 +238,22 @@ _STRAY_MOBILE_RE = r"(^|[^0-9])(\+?(?:86)?1[3-9])[0-9]{5}([0-9]{4})([^0-9]|$)"
 _STRAY_MOBILE_MASK = r"\1\2*****\3\4"
 
 
+# Any other number written internationally ("+" or "00", country code, 8 to 15 digits in all: a
+# roaming visitor's, a landline): the prefix, 3 digits and the last 4 survive. A time offset
+# ("+08:00") or a cell id has no such digit run.
+_STRAY_INTERNATIONAL_RE = r"(^|[^0-9])(\+|00)([1-9][0-9]{2})[0-9]{1,8}([0-9]{4})([^0-9]|$)"
+_STRAY_INTERNATIONAL_MASK = r"\1\2\3****\4\5"
+
+
 def _mask_stray_numbers(line: ir.StringValue) -> ir.StringValue:
-    # Twice: a match takes the character after it, so a number right behind another one (one
-    # delimiter between them) is found by the second pass.
-    once = line.re_replace(_STRAY_MOBILE_RE, _STRAY_MOBILE_MASK)
-    return once.re_replace(_STRAY_MOBILE_RE, _STRAY_MOBILE_MASK)
+    # Each pattern twice: a match takes the character after it, so a number right behind another
+    # one (one delimiter between them) is found by the second pass.
+    for pattern, mask in (
+        (_STRAY_MOBILE_RE, _STRAY_MOBILE_MASK),
+        (_STRAY_INTERNATIONAL_RE, _STRAY_INTERNATIONAL_MASK),
+    ):
+        line = line.re_replace(pattern, mask).re_replace(pattern, mask)
+    return line
 
 
 def _classify(fmt: FeedFormat, parsed: ir.Table, cells: ir.Table, now_utc_s: int) -> ir.Table:
