@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from episignal.engine.backend import EngineConfig, spark_connection
-from episignal.engine.io import read_parquet
+from episignal.engine.io import from_arrow, read_parquet, write_parquet_by
 from episignal.engine.itinerary import itineraries_for_date
 from episignal.engine.process import process_days
 from episignal.engine.records import subscriber_keys
@@ -152,6 +152,27 @@ def test_subscribers_are_numbered_without_gathering_them_in_one_task(
     expected = {s: rank for rank, s in enumerate(sorted({r["subscriber"] for r in rows}))}
     assert len(expected) == len(synthetic.SUBSCRIBERS) > 1
     assert {r["subscriber"]: r["sid"] for r in rows} == expected
+
+
+def test_spark_writes_each_days_rows_into_its_own_directory(
+    tmp_path: Path, spark_session: None
+) -> None:
+    """One job writes every day; a day without rows still gets a file (readers find the day)."""
+    con = spark_connection("local[2]")
+    rows = pa.table({"day": [1, 2, 2], "place": ["420100", "110000", "310000"]})
+    dirs = {day: tmp_path / f"local_date={day}" for day in (1, 2, 3)}
+    write_parquet_by(con, from_arrow(con, rows), "day", dirs)
+
+    def read(day: int) -> list[dict]:
+        files = sorted(dirs[day].glob("part-*.parquet"))
+        assert files, day
+        return pa.concat_tables([pq.read_table(f) for f in files]).to_pylist()
+
+    assert read(1) == [{"place": "420100"}]
+    assert sorted(r["place"] for r in read(2)) == ["110000", "310000"]
+    assert read(3) == []
+    assert pq.read_schema(next(dirs[3].glob("*.parquet"))).names == ["place"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in dirs.values())
 
 
 def test_the_compared_week_exercises_the_rules(duckdb_data: Path) -> None:

@@ -51,36 +51,20 @@ def partition_rows(
     return {p: sum(pq.read_metadata(f).num_rows for f in dataset.files_of([p])) for p in partitions}
 
 
-def write_parquet(
-    con: ibis.BaseBackend, expr: ir.Table, directory: Path, stem: str = "part"
-) -> None:
-    """Write ``expr`` as Parquet file(s) ``directory/{stem}-NNNN.parquet``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    if con.name == "pyspark":
-        scratch = directory / f".spark-{uuid.uuid4().hex[:8]}"
-        con._run_pre_execute_hooks(expr)  # registers in-memory tables the query may use
-        df = con._session.sql(con.compile(expr))
-        df.coalesce(1).write.parquet(str(scratch))
-        for i, f in enumerate(sorted(scratch.glob("part-*.parquet"))):
-            f.rename(directory / f"{stem}-{i:04d}.parquet")
-        shutil.rmtree(scratch)
-    else:
-        _duckdb_write_typed(con, expr, directory / f"{stem}-0000.parquet")
-
-
 def write_parquet_by(
     con: ibis.BaseBackend, expr: ir.Table, column: str, directories: dict[object, Path]
 ) -> None:
     """Write the rows of ``expr`` whose ``column`` is each key of ``directories`` (``column``
-    dropped) as Parquet in that key's directory, as ``write_parquet`` would, one per key.
+    dropped) as Parquet files ``part-NNNN.parquet`` in that key's directory; a key without rows
+    gets one file without rows.
 
     On DuckDB the result is fetched once and split in Arrow: one query instead of one per key,
     which saves each key's compile and query overhead (~25 ms: a second at 14 days × 2 tables).
+    On Spark one job writes every key's rows (``partitionBy``), each task its own files, on the
+    storage the executors share: no key's rows go through one task.
     """
     if con.name == "pyspark":
-        expr = materialise(con, expr)  # computed once, filtered per key
-        for value, directory in directories.items():
-            write_parquet(con, expr.filter(expr[column] == value).drop(column), directory)
+        _spark_write_by(con, expr, column, directories)
         return
     table = to_arrow(con, expr)
     keys = table[column]
@@ -95,6 +79,24 @@ def write_parquet_by(
         pq.write_table(_required_where_full(rows), directory / "part-0000.parquet")
 
 
+def _spark_write_by(
+    con: ibis.BaseBackend, expr: ir.Table, column: str, directories: dict[object, Path]
+) -> None:
+    # Beside the target directories (the staging version of a dataset): on the shared storage.
+    scratch = next(iter(directories.values())).parent / f".spark-{uuid.uuid4().hex[:8]}"
+    con._run_pre_execute_hooks(expr)  # registers in-memory tables the query may use
+    con._session.sql(con.compile(expr)).write.partitionBy(column).parquet(str(scratch))
+    empty = expr.drop(column).schema().to_pyarrow().empty_table()
+    for value, directory in directories.items():
+        directory.mkdir(parents=True, exist_ok=True)
+        files = sorted((scratch / f"{column}={value}").glob("part-*.parquet"))
+        for i, f in enumerate(files):
+            f.rename(directory / f"part-{i:04d}.parquet")
+        if not files:
+            pq.write_table(empty, directory / "part-0000.parquet")
+    shutil.rmtree(scratch)
+
+
 def _required_where_full(table: pa.Table) -> pa.Table:
     """``table`` with its columns without NULLs declared non-nullable (REQUIRED in Parquet), as
     DuckDB's writer declares them from its statistics: the files read back as they did before."""
@@ -105,18 +107,13 @@ def _required_where_full(table: pa.Table) -> pa.Table:
 def to_arrow(con: ibis.BaseBackend, expr: ir.Table) -> pa.Table:
     """``expr``'s rows as Arrow, typed as the expression declares (``con.to_pyarrow``).
 
-    On DuckDB cast by DuckDB as ``write_parquet`` casts them, so the files ``write_parquet_by``
-    writes are alike, and without Ibis's result conversion, which imports pandas (~0.4 s).
+    On DuckDB cast by DuckDB (``_duckdb_typed``), so the files ``write_parquet_by`` writes have
+    the types Spark's have, and without Ibis's result conversion, which imports pandas (~0.4 s).
     """
     if con.name == "pyspark":
         return con.to_pyarrow(expr)
     table = _duckdb_typed(con, expr).to_arrow_table()
     return table.cast(expr.schema().to_pyarrow())
-
-
-def _duckdb_write_typed(con: ibis.BaseBackend, expr: ir.Table, path: Path) -> None:
-    """COPY with every column cast to the type the expression declares (``_duckdb_typed``)."""
-    _duckdb_typed(con, expr).write_parquet(str(path))
 
 
 def _duckdb_typed(con: ibis.BaseBackend, expr: ir.Table) -> duckdb.DuckDBPyRelation:
