@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from episignal.engine.backend import duckdb_connection
 from episignal.engine.process import ProcessParams, event_days, process_days
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
@@ -79,3 +80,30 @@ def test_results_do_not_depend_on_how_many_days_one_query_computes(
     assert _stays(together) == _stays(apart)
     assert _spans(together) == _spans(apart)
     assert len(_spans(together)) > 0
+
+
+def test_a_backfill_holds_one_batchs_tables_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backfill of months runs batch after batch on one connection: each batch's tables go
+    once its days are written, or memory would grow with every batch."""
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "33" * 32)
+    data = tmp_path / "data"
+    ingest(data, TIMELINE)
+    days = event_days(data)
+    con = duckdb_connection()
+
+    def tables() -> int:
+        return con.con.sql("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchall()[0][0]
+
+    held: list[int] = []
+    done = process_days(
+        data,
+        days,
+        params=ProcessParams(events_per_query=1),  # one batch per day
+        con=con,
+        on_day=lambda _day, _computed: held.append(tables()),
+    )
+    assert len(done) == len(days) >= 3
+    assert held == [held[0]] * len(days)  # the same tables at each day: none left over
+    assert tables() == 0  # and none once processing is done

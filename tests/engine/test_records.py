@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from episignal.engine.backend import duckdb_connection
-from episignal.engine.io import from_arrow
+from episignal.engine.io import from_arrow, kept_tables
 from episignal.engine.records import BUCKET_CHARS, subscriber_keys
 
 # Few characters, so that values share their bucket prefix, are shorter than it or are prefixes
@@ -20,7 +20,8 @@ text = st.text(alphabet="0a1bé中\U0001f600", min_size=0, max_size=BUCKET_CHARS
 def test_each_subscriber_is_numbered_by_its_rank_among_all(subscribers: list[str]) -> None:
     con = duckdb_connection()
     events = from_arrow(con, pa.table({"subscriber": pa.array(subscribers, pa.string())}))
-    keys = con.to_pyarrow(subscriber_keys(con, events)).to_pylist()
+    with kept_tables(con) as keep:
+        keys = con.to_pyarrow(subscriber_keys(con, events, keep)).to_pylist()
     expected = {s: rank for rank, s in enumerate(sorted(set(subscribers)))}
     assert {r["subscriber"]: r["sid"] for r in keys} == expected
     assert len(keys) == len(expected)  # one key per subscriber, each once

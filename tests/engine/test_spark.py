@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from episignal.engine.backend import EngineConfig, spark_connection
-from episignal.engine.io import from_arrow, read_parquet, write_parquet_by
+from episignal.engine.io import from_arrow, kept_tables, read_parquet, write_parquet_by
 from episignal.engine.itinerary import itineraries_for_date
 from episignal.engine.process import process_days
 from episignal.engine.records import subscriber_keys
@@ -143,12 +143,13 @@ def test_subscribers_are_numbered_without_gathering_them_in_one_task(
     to partitioned windows, and still gives each subscriber its rank in pseudonym order."""
     con = spark_connection("local[2]")
     events = read_parquet(con, VersionedDataset(Layout(ingested).events).files())
-    keys = subscriber_keys(con, events)
-    plan = io.StringIO()
-    with contextlib.redirect_stdout(plan):
-        con._session.sql(con.compile(keys)).explain()
+    with kept_tables(con) as keep:
+        keys = subscriber_keys(con, events, keep)
+        plan = io.StringIO()
+        with contextlib.redirect_stdout(plan):
+            con._session.sql(con.compile(keys)).explain()
+        rows = con.to_pyarrow(keys).to_pylist()
     assert "SinglePartition" not in plan.getvalue()
-    rows = con.to_pyarrow(keys).to_pylist()
     expected = {s: rank for rank, s in enumerate(sorted({r["subscriber"] for r in rows}))}
     assert len(expected) == len(synthetic.SUBSCRIBERS) > 1
     assert {r["subscriber"]: r["sid"] for r in rows} == expected

@@ -15,7 +15,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from episignal.engine.backend import EngineConfig, connect
-from episignal.engine.io import read_parquet
+from episignal.engine.io import kept_tables, read_parquet
 from episignal.engine.records import keyed_cells, records, subscriber_keys
 from episignal.engine.spans import SECONDS_PER_DAY
 from episignal.ingest.events import LOCAL_UTC_OFFSET_S
@@ -54,8 +54,9 @@ def homes_for_period(
     con = connect(engine or EngineConfig())
     cells = keyed_cells(read_parquet(con, VersionedDataset(layout.cells).files()))
     events = read_parquet(con, files)
-    subscribers = subscriber_keys(con, events)
-    best = homes(records(events, cells, subscribers))
-    expr = best.join(subscribers, "sid").drop("sid").order_by("subscriber")
-    expr = expr.select("subscriber", "home_county", "home_place", "nights")
-    return con.to_pyarrow(expr)
+    with kept_tables(con) as keep:
+        subscribers = subscriber_keys(con, events, keep)
+        best = homes(records(events, cells, subscribers))
+        expr = best.join(subscribers, "sid").drop("sid").order_by("subscriber")
+        expr = expr.select("subscriber", "home_county", "home_place", "nights")
+        return con.to_pyarrow(expr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -146,6 +146,26 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
         return expr.cache()
     with _unfused():
         return con.create_table(f"m_{uuid.uuid4().hex[:10]}", expr, temp=True)
+
+
+@contextlib.contextmanager
+def kept_tables(con: ibis.BaseBackend) -> Iterator[Callable[[ir.Table], ir.Table]]:
+    """``materialise`` for the length of a block: the tables it made are dropped (uncached) at
+    the end, so a backfill's batches do not hold every earlier batch's tables in memory."""
+    made: list[ir.Table] = []
+
+    def keep(expr: ir.Table) -> ir.Table:
+        made.append(materialise(con, expr))
+        return made[-1]
+
+    try:
+        yield keep
+    finally:
+        for table in made:
+            if con.name == "pyspark":
+                table.release()
+            else:
+                con.con.execute(f'DROP TABLE IF EXISTS temp.main."{table.op().name}"')
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ A day is recomputed when the fingerprint of those inputs changes.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import math
@@ -21,7 +20,7 @@ import ibis
 
 from episignal.engine.backend import EngineConfig, connect
 from episignal.engine.boundaries import SID_SPAN, cell_run_keys, group_points, mark_boundaries
-from episignal.engine.io import materialise, partition_rows, read_parquet, write_parquet_by
+from episignal.engine.io import kept_tables, partition_rows, read_parquet, write_parquet_by
 from episignal.engine.params import CleanParams, StayParams
 from episignal.engine.records import (
     county_codes,
@@ -129,9 +128,13 @@ def process_days(
     empty = [d for d, _fp, needed in todo if d.isoformat() not in _dates(needed)]
     with_events = [(d, needed) for d, _fp, needed in todo if d not in empty]
     con = con or connect(engine or EngineConfig())
-    cell_table = materialise(con, keyed_cells(read_parquet(con, cells.files())))
     stays_ds, spans_ds = VersionedDataset(layout.stays), VersionedDataset(layout.spans)
-    with stays_ds.change() as stays_stage, spans_ds.change() as spans_stage:
+    with (
+        stays_ds.change() as stays_stage,
+        spans_ds.change() as spans_stage,
+        kept_tables(con) as keep_call,
+    ):
+        cell_table = keep_call(keyed_cells(read_parquet(con, cells.files())))
         for day in empty:
             part = (("local_date", day.isoformat()),)
             stays_stage.drop(part)
@@ -140,15 +143,17 @@ def process_days(
         rows = partition_rows(events, {p for _, needed in with_events for p in needed})
         for batch in _batches(with_events, rows, params.events_per_query):
             files = events.files_of({p for _, needed in batch for p in needed})
-            stays_t, spans_t = days_outputs(
-                con, read_parquet(con, files), cell_table, [d for d, _ in batch], params
-            )
-            for table, stage in ((stays_t, stays_stage), (spans_t, spans_stage)):
-                dirs = {
-                    epoch_day(d): stage.partition_dir((("local_date", d.isoformat()),))
-                    for d, _ in batch
-                }
-                write_parquet_by(con, table, "day", dirs)
+            # A batch's tables are dropped once its days are written.
+            with kept_tables(con) as keep:
+                stays_t, spans_t = days_outputs(
+                    con, read_parquet(con, files), cell_table, [d for d, _ in batch], params, keep
+                )
+                for table, stage in ((stays_t, stays_stage), (spans_t, spans_stage)):
+                    dirs = {
+                        epoch_day(d): stage.partition_dir((("local_date", d.isoformat()),))
+                        for d, _ in batch
+                    }
+                    write_parquet_by(con, table, "day", dirs)
             for day, _ in batch:
                 on_day(day, True)
     state.update({d.isoformat(): fp for d, fp, _ in todo})
@@ -188,6 +193,7 @@ def days_outputs(
     cells: ibis.Table,
     days: list[dt.date],
     params: ProcessParams,
+    keep: Callable[[ibis.Table], ibis.Table],
 ) -> tuple[ibis.Table, ibis.Table]:
     """(stays, spans) of several local days, each with a ``day`` column (epoch day number).
 
@@ -204,13 +210,12 @@ def days_outputs(
     lo = local_midnight_utc_s(numbers[0]) - lookback
     hi = local_midnight_utc_s(numbers[-1]) + SECONDS_PER_DAY
     events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
-    subscribers = subscriber_keys(con, events)
-    run_keys = materialise(con, cell_run_keys(cells))
+    subscribers = subscriber_keys(con, events, keep)
+    run_keys = keep(cell_run_keys(cells))
     marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s, lo)
-    marked = materialise(con, with_places(marked, cells))
-    points = materialise(con, group_points(marked, numbers, lookback))
+    marked = keep(with_places(marked, cells))
+    points = keep(group_points(marked, numbers, lookback))
     codes = {"place": place_codes(cells), "county": county_codes(cells)}
-    keep = functools.partial(materialise, con)
     out = ibis.union(
         *[
             _named_places(

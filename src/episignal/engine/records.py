@@ -11,12 +11,14 @@ back onto the few output rows (``place_codes``, ``county_codes``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from episignal.engine.io import from_arrow, materialise, to_arrow
+from episignal.engine.io import from_arrow, to_arrow
 
 # Subscriber and cell ranks are 32-bit: the one sort of the records compares and moves narrower
 # keys (a quarter less work than with 64-bit ones), and two billion subscribers or cells is plenty.
@@ -25,9 +27,12 @@ KEY_TYPE = "int32"
 BUCKET_CHARS = 3
 
 
-def subscriber_keys(con: ibis.BaseBackend, events: ir.Table) -> ir.Table:
+def subscriber_keys(
+    con: ibis.BaseBackend, events: ir.Table, keep: Callable[[ir.Table], ir.Table]
+) -> ir.Table:
     """(subscriber, sid) for the subscribers of ``events``: sid is the subscriber's rank among
-    them (from 0, in pseudonym order), materialised.
+    them (from 0, in pseudonym order), computed once (``keep``: ``io.materialise`` or
+    ``io.kept_tables``).
 
     A window ordering every subscriber would run in one task on Spark, however large the cluster
     (a national carrier has hundreds of millions), so subscribers are ranked within buckets of
@@ -36,7 +41,7 @@ def subscriber_keys(con: ibis.BaseBackend, events: ir.Table) -> ir.Table:
     prefix orders strings as the strings do, so the ranks are exactly the global ones.
     """
     subs = events.select("subscriber").distinct()
-    subs = materialise(con, subs.mutate(bucket=subs.subscriber.left(BUCKET_CHARS)))
+    subs = keep(subs.mutate(bucket=subs.subscriber.left(BUCKET_CHARS)))
     sizes = to_arrow(con, subs.group_by("bucket").aggregate(n=subs.count()))
     # Arrow orders text by code point (its UTF-8 bytes), as both backends do.
     sizes = sizes.sort_by("bucket")
@@ -44,9 +49,7 @@ def subscriber_keys(con: ibis.BaseBackend, events: ir.Table) -> ir.Table:
     offsets = from_arrow(con, pa.table({"bucket": sizes["bucket"], "first_sid": first}))
     w = ibis.window(group_by=subs.bucket, order_by=subs.subscriber)
     ranked = subs.mutate(within=ibis.row_number().over(w)).join(offsets, "bucket")
-    return materialise(
-        con, ranked.select("subscriber", sid=(ranked.first_sid + ranked.within).cast(KEY_TYPE))
-    )
+    return keep(ranked.select("subscriber", sid=(ranked.first_sid + ranked.within).cast(KEY_TYPE)))
 
 
 def _ranked_codes(codes: ir.StringColumn, key: str) -> ir.Table:

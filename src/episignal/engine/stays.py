@@ -150,7 +150,7 @@ def stays(
     "county"): (sid, place, arrival_utc_s, departure_utc_s, n_records), ``place`` being the key
     of the place (``pid``) or county (``kid``) in the keyed registry.
 
-    ``keep`` is applied to the runs (``io.materialise``, say): border resolution reads them three
+    ``keep`` is applied to the runs (``io.kept_tables``, say): border resolution reads them three
     times, and an expression cut in two compiles in far less time than the whole (about half a
     second of Python less per query).
     """
