@@ -51,7 +51,7 @@ def spark_connection(master: str | None = None) -> ibis.BaseBackend:
         .config("spark.ui.showConsoleProgress", "false")
     )
     session = builder.getOrCreate()
-    # Warnings and below go to the cluster's logs, not between the command's progress lines.
+    # The driver's warnings would print between the command's progress lines (WARN shows them).
     session.sparkContext.setLogLevel(os.environ.get("EPISIGNAL_SPARK_LOG_LEVEL", "ERROR"))
     return ibis.pyspark.connect(session)
 
