@@ -69,7 +69,6 @@ def spark_session() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EPISIGNAL_SPARK_PARTITIONS", SPARK_PARTITIONS)
         con = spark_connection("local[2]")
-        con._session.sparkContext.setLogLevel("ERROR")
         # Tiny data: compiling whole-stage code costs more than it saves (halves the run time).
         con._session.conf.set("spark.sql.codegen.wholeStage", "false")
         yield

@@ -147,7 +147,7 @@ def _duckdb_typed(con: ibis.BaseBackend, expr: ir.Table) -> duckdb.DuckDBPyRelat
     )
 
 
-def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
+def _materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     """Compute ``expr`` once for several consumers (temp table / cached DataFrame)."""
     if con.name == "pyspark":
         return expr.cache()
@@ -157,12 +157,12 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
 
 @contextlib.contextmanager
 def kept_tables(con: ibis.BaseBackend) -> Iterator[Callable[[ir.Table], ir.Table]]:
-    """``materialise`` for the length of a block: the tables it made are dropped (uncached) at
+    """``_materialise`` for the length of a block: the tables it made are dropped (uncached) at
     the end, so a backfill's batches do not hold every earlier batch's tables in memory."""
     made: list[ir.Table] = []
 
     def keep(expr: ir.Table) -> ir.Table:
-        made.append(materialise(con, expr))
+        made.append(_materialise(con, expr))
         return made[-1]
 
     try:

@@ -31,8 +31,7 @@ def subscriber_keys(
     con: ibis.BaseBackend, events: ir.Table, keep: Callable[[ir.Table], ir.Table]
 ) -> ir.Table:
     """(subscriber, sid) for the subscribers of ``events``: sid is the subscriber's rank among
-    them (from 0, in pseudonym order), computed once (``keep``: ``io.materialise`` or
-    ``io.kept_tables``).
+    them (from 0, in pseudonym order), computed once (``keep``: from ``io.kept_tables``).
 
     A window ordering every subscriber would run in one task on Spark, however large the cluster
     (a national carrier has hundreds of millions), so subscribers are ranked within buckets of
