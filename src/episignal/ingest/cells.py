@@ -36,7 +36,7 @@ _FLOAT_COUNTY_CODE_RE = re.compile(r"[0-9]{6}\.0*")
 LAST_MERGE = "last-merge.json"
 MERGE_LOCK = "merge.lock"
 # Bump when validation or placement rules change, so that a remembered merge is not trusted.
-CELL_RULES_VERSION = 3
+CELL_RULES_VERSION = 4
 
 
 class CellsFileError(ValueError):
