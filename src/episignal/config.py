@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=DEFAULT_DATA_DIR, description="where every dataset lives")
     pseudonym_key: str | None = Field(
         default=None,
-        description="HMAC key (hex or text) for subscriber pseudonyms; else a key file in data_dir",
+        description="HMAC key for subscriber pseudonyms (its text, as it is); else a key file",
     )
     database_url: str | None = Field(
         default=None, description="serving store URL; SQLite file in data_dir when unset"

@@ -132,14 +132,36 @@ def test_quarantined_lines_of_each_layout_are_masked_by_their_own_number_field(
     )
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",  # looks like hex
+        "00" * 32,
+        "carrier key 2020 (测试)",
+    ],
+)
 def test_pseudonym_follows_the_published_contract(
-    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, data: Path, monkeypatch: pytest.MonkeyPatch, key: str
 ) -> None:
-    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "00" * 32)
+    # Anyone holding the key and the contract computes the same id: the key is the setting's text.
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", key)
     events = write_events(tmp_path / "e.csv", {"+" + NUMBER_E164: [(at(0, "08:00"), "46000-1-1")]})
     ingest_files(data, "canonical", [events], cells_path=write_cells(tmp_path / "c.csv"))
-    expected = hmac.new(bytes(32), NUMBER_E164.encode(), hashlib.sha256).hexdigest()[:32]
+    expected = hmac.new(key.encode(), NUMBER_E164.encode(), hashlib.sha256).hexdigest()[:32]
     assert {row[0] for row in _events(data)} == {expected}
+
+
+def test_the_key_file_line_moved_into_the_setting_keeps_every_pseudonym(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = write_events(tmp_path / "e.csv", {"+" + NUMBER_E164: [(at(0, "08:00"), "46000-1-1")]})
+    cells = write_cells(tmp_path / "c.csv")
+    ingest_files(tmp_path / "a", "canonical", [events], cells_path=cells)
+    line = Layout(tmp_path / "a").pseudonym_key.read_text().strip()
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", line)
+    ingest_files(tmp_path / "b", "canonical", [events], cells_path=cells)
+    assert _events(tmp_path / "a") == _events(tmp_path / "b")
+    assert not Layout(tmp_path / "b").pseudonym_key.exists()
 
 
 def test_key_file_is_created_once_with_owner_only_permissions(tmp_path: Path, data: Path) -> None:

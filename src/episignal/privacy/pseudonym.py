@@ -3,6 +3,11 @@
 Contract: lowercase hex of HMAC-SHA256(key, E.164 digits without "+"), first 32 characters. The
 key comes from ``EPISIGNAL_PSEUDONYM_KEY``, else from a key file created on first use in the data
 directory with owner-only permissions.
+
+The key is the setting's text as it is, in UTF-8: what anyone reading the contract computes with
+(``hmac.new(os.environ["EPISIGNAL_PSEUDONYM_KEY"].encode(), …)``), whatever the text looks like; a
+setting that happens to be hex is not decoded. The key file holds such a text too (64 random hex
+characters), so moving its line into the setting keeps every pseudonym.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from episignal.layout import Layout
 
 PSEUDONYM_HEX_CHARS = 32  # contract: first 32 hex characters of the HMAC
 KEY_ENV = "EPISIGNAL_PSEUDONYM_KEY"
-KEY_BYTES = 32
+KEY_HEX_CHARS = 64  # a generated key: 256 random bits written as hex text
 
 # E.164: country code + subscriber number, at most 15 digits (ITU-T E.164 §6); we also require
 # at least 8 so that truncated values are rejected rather than stored.
@@ -65,31 +70,30 @@ def mask_msisdn(e164_digits: str) -> str:
     return f"{national[:3]}****{national[-4:]}"
 
 
-def _parse_key(text: str) -> bytes:
-    text = text.strip()
-    if re.fullmatch(r"[0-9a-fA-F]{32,}", text) and len(text) % 2 == 0:
-        return bytes.fromhex(text)
-    return text.encode()
+def _file_key(path: Path) -> bytes:
+    """The key a key file holds: its one line's text (without the line end)."""
+    return path.read_text(encoding="utf-8").rstrip("\r\n").encode()
 
 
 def load_key(data_dir: Path) -> bytes:
-    """The pseudonym key: from the environment, else the data directory's key file (0600)."""
+    """The pseudonym key: the text of ``EPISIGNAL_PSEUDONYM_KEY``, else of the data directory's
+    key file (0600), which is created with a random key on first use."""
     env = os.environ.get(KEY_ENV)
     if env:
-        return _parse_key(env)
+        return env.encode()
     path = Layout(data_dir).pseudonym_key
     if path.exists():
-        return _parse_key(path.read_text())
+        return _file_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    key_hex = secrets.token_hex(KEY_BYTES)
+    key_text = secrets.token_hex(KEY_HEX_CHARS // 2)
     # O_EXCL: two processes starting at once must not end up with two different keys.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return _parse_key(path.read_text())
+        return _file_key(path)
     with os.fdopen(fd, "w") as f:
-        f.write(key_hex + "\n")
-    return bytes.fromhex(key_hex)
+        f.write(key_text + "\n")
+    return key_text.encode()
 
 
 def pseudonymise(e164_digits: str, key: bytes) -> str:
