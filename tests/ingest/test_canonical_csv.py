@@ -4,6 +4,7 @@ and a file that is not clean UTF-8 text loses no row."""
 from __future__ import annotations
 
 import csv
+import gzip
 from collections.abc import Callable
 from pathlib import Path
 
@@ -137,15 +138,19 @@ def test_any_column_order_quoting_case_and_extra_columns_store_the_same_events(
     assert _quarantined(data) == []
 
 
-def test_a_file_not_in_utf8_or_with_mixed_line_ends_loses_no_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_file_not_in_utf8_or_with_mixed_line_ends_loses_no_row(
+    tmp_path: Path, compressed: bool
+) -> None:
     good = [",".join(r) for r in ROWS]
-    feed = tmp_path / "e.csv"
-    feed.write_bytes(
+    text = (
         b"msisdn,ts,cell_id,event_type\n"
         + (good[0] + "\r\n").encode()
         + "+8613800138000,2020-01-20T08:16:00+08:00,武汉-1,data\r".encode("gbk")  # lone CR
         + (good[1] + "\n" + good[2] + "\n").encode()
     )
+    feed = tmp_path / ("e.csv.gz" if compressed else "e.csv")
+    feed.write_bytes(gzip.compress(text) if compressed else text)
     data = _ingest(tmp_path, feed)
     assert _stored(data) == STORED
     ((line_no, reason, line),) = _quarantined(data)
@@ -154,6 +159,30 @@ def test_a_file_not_in_utf8_or_with_mixed_line_ends_loses_no_row(tmp_path: Path)
     # happens to be UTF-8 ("人").
     assert line == "+86****8000,2020-01-20T08:16:00+08:00,\\xce人-1,data"
     assert not list(data.glob(".ingest-*"))  # the normalised copy is gone
+
+
+def test_a_directory_of_parts_is_read_whole_and_its_bookkeeping_files_are_not(
+    tmp_path: Path,
+) -> None:
+    # A carrier's export job writes a directory: parts (some compressed, some in subdirectories),
+    # a _SUCCESS marker, checksum files.
+    export = tmp_path / "export"
+    (export / "day=2020-01-20").mkdir(parents=True)
+    _write(export / "part-0.csv", list(CANONICAL), ROWS[:1], csv.QUOTE_MINIMAL)
+    part1 = _write(tmp_path / "p1.csv", list(CANONICAL), ROWS[1:], csv.QUOTE_MINIMAL)
+    (export / "day=2020-01-20" / "part-1.csv.gz").write_bytes(gzip.compress(part1.read_bytes()))
+    (export / "_SUCCESS").write_bytes(b"")
+    (export / ".part-0.csv.crc").write_bytes(b"\x00\x01not a feed")
+    data = _ingest(tmp_path, export)
+    assert _stored(data) == STORED
+    assert _quarantined(data) == []
+
+
+def test_an_empty_directory_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "_SUCCESS").write_bytes(b"")
+    with pytest.raises(IngestError, match="no feed files in directory"):
+        _ingest(tmp_path, tmp_path / "export")
 
 
 def test_an_unreadable_parquet_file_is_a_clear_error(tmp_path: Path) -> None:

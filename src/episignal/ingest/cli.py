@@ -42,7 +42,11 @@ def render_report(report: IngestReport) -> Table:
 
 def ingest(
     files: Annotated[
-        list[Path], typer.Argument(help="Event files (CSV/TXT, or Parquet for canonical).")
+        list[Path],
+        typer.Argument(
+            help="Event files (CSV/TXT, gzip too, or Parquet for canonical), or directories of"
+            " them."
+        ),
     ],
     format: Annotated[
         str, typer.Option("--format", help=f"Input layout: {', '.join(FORMATS)}.")

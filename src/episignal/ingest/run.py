@@ -9,6 +9,7 @@ nothing.
 
 from __future__ import annotations
 
+import gzip
 import json
 import shutil
 import time
@@ -123,8 +124,10 @@ def _normalised_copy(path: Path, copy: Path) -> Path:
     end one line, as an editor counts them, and a byte that is not UTF-8 becomes its escape
     ("\\xce"): valid rows (ASCII) read the same, and a quarantined line keeps every byte.
     """
+    # A gzip feed (which DuckDB reads as it is) is copied from its decompressed text.
+    opener = gzip.open if path.suffix == ".gz" else open
     with (
-        path.open(encoding="utf-8", errors="backslashreplace", newline=None) as src,
+        opener(path, "rt", encoding="utf-8", errors="backslashreplace", newline=None) as src,
         copy.open("w", encoding="utf-8", newline="\n") as dst,
     ):
         shutil.copyfileobj(src, dst, _COPY_CHUNK_CHARS)
@@ -321,6 +324,25 @@ def _registry_names(
     )
 
 
+def feed_files(path: Path) -> list[Path]:
+    """The feed files ``path`` names: itself, or the files under a directory (a carrier's export
+    of many parts), in name order, leaving out hidden and bookkeeping files ("." or "_" first:
+    ``_SUCCESS``, ``.crc``) as the tools that write such directories do."""
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise IngestError(f"no such file: {path}")
+    found = sorted(
+        f
+        for f in path.rglob("*")
+        if f.is_file()
+        and not any(part.startswith((".", "_")) for part in f.relative_to(path).parts)
+    )
+    if not found:
+        raise IngestError(f"no feed files in directory {path}")
+    return found
+
+
 def ingest_files(
     data_dir: Path,
     fmt_name: str,
@@ -359,10 +381,7 @@ def _ingest_files(
     if not paths:
         raise IngestError("no event files given")
     # Per-file accounting is keyed by absolute path, however the caller spelled it.
-    paths = [Path(p).resolve() for p in paths]
-    for p in paths:
-        if not p.is_file():
-            raise IngestError(f"no such file: {p}")
+    paths = [f.resolve() for p in paths for f in feed_files(Path(p))]
     if any(p.suffix == ".parquet" for p in paths) and fmt_name != "canonical":
         raise IngestError("Parquet input is only defined for --format canonical")
     layout = Layout(data_dir).ensure()
