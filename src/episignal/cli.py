@@ -75,11 +75,15 @@ def __getattr__(name: str) -> Any:  # ``from episignal.cli import app``: the ful
 
 
 def main() -> None:
+    from episignal.cli_common import fail
+    from episignal.privacy.pseudonym import KeyFileError
+
     args = sys.argv[1:]
-    if args and args[0] in COMMANDS:
-        command_app(args[0])()
-    else:
-        full_app()()
+    app = command_app(args[0]) if args and args[0] in COMMANDS else full_app()
+    try:
+        app()
+    except KeyFileError as e:  # any command that pseudonymises: a message, not a traceback
+        sys.exit(fail(str(e)).exit_code)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ import pytest
 from episignal.ingest.run import IngestError, ingest_files
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
+from episignal.privacy.pseudonym import KeyFileError
 from tests.core_world import at, every, write_cells, write_events
 
 NUMBER_E164 = "8613800138000"
@@ -172,6 +174,55 @@ def test_key_file_is_created_once_with_owner_only_permissions(tmp_path: Path, da
     before = key.read_text()
     ingest_files(data, "canonical", [events])
     assert key.read_text() == before
+
+
+def test_processes_starting_at_once_share_one_whole_key(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # Eight processes race to create the key file: each must read the one key that won, never a
+    # file whose key is not written yet.
+    code = (
+        "import sys; from pathlib import Path; from episignal.privacy.pseudonym import load_key;"
+        "print(load_key(Path(sys.argv[1])).decode())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "EPISIGNAL_PSEUDONYM_KEY"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "data")],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(8)
+    ]
+    keys = {proc.communicate(timeout=120)[0].strip() for proc in procs}
+    assert keys == {Layout(tmp_path / "data").pseudonym_key.read_text().strip()}
+    assert len(keys.pop()) == 64
+    assert [f.name for f in (tmp_path / "data").iterdir()] == ["pseudonym.key"]
+
+
+def test_an_emptied_key_file_is_a_clear_error_not_an_empty_key(tmp_path: Path, data: Path) -> None:
+    events = write_events(tmp_path / "e.csv", {"+" + NUMBER_E164: [(at(0, "08:00"), "46000-1-1")]})
+    cells = write_cells(tmp_path / "c.csv")
+    ingest_files(data, "canonical", [events], cells_path=cells)
+    Layout(data).pseudonym_key.write_text("\n")
+    with pytest.raises(KeyFileError, match="holds no key"):
+        ingest_files(data, "canonical", [events], cells_path=cells)
+    # The command says so in one line, without a traceback.
+    import subprocess
+    import sys
+
+    command = ["ingest", "--format", "canonical", "--data", str(data), str(events)]
+    done = subprocess.run(
+        [sys.executable, "-c", "from episignal.cli import main; main()", *command],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "EPISIGNAL_PSEUDONYM_KEY"},
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "holds no key" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_reingesting_the_same_files_adds_nothing(tmp_path: Path, data: Path) -> None:

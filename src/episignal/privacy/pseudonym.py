@@ -70,9 +70,17 @@ def mask_msisdn(e164_digits: str) -> str:
     return f"{national[:3]}****{national[-4:]}"
 
 
+class KeyFileError(RuntimeError):
+    """The data directory's key file holds no key (emptied or cut short by hand)."""
+
+
 def _file_key(path: Path) -> bytes:
     """The key a key file holds: its one line's text (without the line end)."""
-    return path.read_text(encoding="utf-8").rstrip("\r\n").encode()
+    text = path.read_text(encoding="utf-8").rstrip("\r\n")
+    if not text:
+        # Never pseudonymise with an empty key: every id would change, and be guessable.
+        raise KeyFileError(f"{path} holds no key: restore it from its backup")
+    return text.encode()
 
 
 def load_key(data_dir: Path) -> bytes:
@@ -86,13 +94,22 @@ def load_key(data_dir: Path) -> bytes:
         return _file_key(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     key_text = secrets.token_hex(KEY_HEX_CHARS // 2)
-    # O_EXCL: two processes starting at once must not end up with two different keys.
+    # Written whole under a name of its own, then linked into place: the link fails if another
+    # process got there first (two processes starting at once must not end up with two keys),
+    # and no process ever reads the file before its key is in it.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _file_key(path)
-    with os.fdopen(fd, "w") as f:
-        f.write(key_text + "\n")
+        with os.fdopen(fd, "w") as f:
+            f.write(key_text + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _file_key(path)
+    finally:
+        tmp.unlink()
     return key_text.encode()
 
 
