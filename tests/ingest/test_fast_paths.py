@@ -9,7 +9,7 @@ import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -89,6 +89,8 @@ def _mutate(s: str, i: int, c: str) -> str:
         max_size=60,
     )
 )
+# Whitespace before the year: strptime skips it, the general parser does not take it.
+@example([" 000-01-01T00:00:00-00:00", " 020-01-20T08:15:00+08:00", "\t020-01-20T08:15:00Z+00"])
 def test_fixed_width_time_parser_agrees_with_the_general_one(raws: list[str]) -> None:
     got = _evaluate(raws, fast=iso8601_epoch_s_fast, general=iso8601_epoch_s)
     for raw, fast, general in zip(raws, got["fast"], got["general"], strict=True):

@@ -110,7 +110,11 @@ def iso8601_epoch_s_fast(raw: ir.StringValue) -> ir.IntegerValue:
     shapes, and fixed-width values it rejects such as 24:00:00) goes through the general parser.
     COALESCE evaluates the general parser only for the rows still NULL.
     """
-    fast = raw.like(_ISO8601_FIXED_SHAPE).ifelse(
+    # strptime skips whitespace before the year (" 020-01-20T…" would be the year 20, where the
+    # general parser finds no time): the fixed shape also starts with a digit, which two
+    # comparisons tell ("0" <= text < ":").
+    shaped = raw.like(_ISO8601_FIXED_SHAPE) & (raw >= "0") & (raw < ":")
+    fast = shaped.ifelse(
         epoch_us(try_strptime_tz(raw, _ISO8601_FIXED_FORMAT)) // _US_PER_S, ibis.null(dt.int64)
     )
     return fast.coalesce(iso8601_epoch_s(raw))
