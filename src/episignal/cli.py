@@ -76,13 +76,13 @@ def __getattr__(name: str) -> Any:  # ``from episignal.cli import app``: the ful
 
 def main() -> None:
     from episignal.cli_common import fail
-    from episignal.privacy.pseudonym import KeyFileError
+    from episignal.privacy.secret_file import KeyFileError
 
     args = sys.argv[1:]
     app = command_app(args[0]) if args and args[0] in COMMANDS else full_app()
     try:
         app()
-    except KeyFileError as e:  # any command that pseudonymises: a message, not a traceback
+    except KeyFileError as e:  # any command that reads a key file: a message, not a traceback
         sys.exit(fail(str(e)).exit_code)
 
 

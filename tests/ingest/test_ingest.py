@@ -15,7 +15,7 @@ import pytest
 from episignal.ingest.run import IngestError, ingest_files
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
-from episignal.privacy.pseudonym import KeyFileError
+from episignal.privacy.secret_file import KeyFileError
 from tests.core_world import at, every, write_cells, write_events
 
 NUMBER_E164 = "8613800138000"

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from sqlalchemy import insert, select, update
 
 from episignal.config import Settings
 from episignal.layout import Layout
+from episignal.privacy.secret_file import read_or_create
 from episignal.store import audit, schema, subjects
 from episignal.store.engine import Store
 
@@ -46,16 +46,11 @@ class AccessDenied(Exception):
 def load_session_key(data_dir: Path, settings: Settings) -> bytes:
     if settings.session_secret is not None and settings.session_secret.get_secret_value():
         return settings.session_secret.get_secret_value().encode()
-    path = Layout(data_dir).session_key
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(SESSION_KEY_BYTES) + "\n")
-        except FileExistsError:
-            pass
-    return bytes.fromhex(path.read_text().strip())
+    line = read_or_create(
+        Layout(data_dir).session_key,
+        lambda: (secrets.token_hex(SESSION_KEY_BYTES) + "\n").encode(),
+    )
+    return bytes.fromhex(line.decode().strip())
 
 
 def _b64(data: bytes) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from episignal.card.model import Card
 from episignal.layout import Layout
+from episignal.privacy.secret_file import read_or_create
 
 TOKEN_TYPE = "episignal-card+jwt"
 TOKEN_ALGORITHM = "EdDSA"  # RFC 8037
@@ -42,20 +42,15 @@ def _b64(data: bytes) -> str:
 
 def load_or_create_key(data_dir: Path) -> Ed25519PrivateKey:
     path = Layout(data_dir).card_signing_key
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
+    pem = read_or_create(  # two workers starting together agree on one key
+        path,
+        lambda: Ed25519PrivateKey.generate().private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
-        )
-        try:  # O_EXCL: two workers starting together must agree on one key
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(pem)
-        except FileExistsError:
-            pass
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        ),
+    )
+    key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValueError(f"{path} is not an Ed25519 private key")
     return key

@@ -33,6 +33,7 @@ from episignal.exposure import crypto
 from episignal.exposure.keys import ReportType, TemporaryExposureKey
 from episignal.exposure.settings import ExposureSettings, load_settings
 from episignal.layout import Layout
+from episignal.privacy.secret_file import KeyFileError, read_or_create
 
 # --- Constants of the verification protocol ---------------------------------------------------
 SHORT_CODE_LENGTH = 8  # short code: 8 digits, typed by the user (valid 15 minutes by default)
@@ -108,23 +109,17 @@ def verify_certificate(
 
 
 def _load_or_create_ec_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return key
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+    pem = read_or_create(
+        path,
+        lambda: ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _load_or_create_ec_key(path)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise KeyFileError(f"{path} is not an EC private key")
     return key
 
 
@@ -179,9 +174,7 @@ class VerificationService:
 
     @staticmethod
     def _load_secret(path: Path) -> bytes:
-        if not path.exists():
-            _write_new(path, secrets.token_bytes(32))
-        return path.read_bytes()
+        return read_or_create(path, lambda: secrets.token_bytes(32))
 
     def _mac(self, value: str) -> bytes:
         return hmac.new(self._secret, value.encode(), hashlib.sha256).digest()
@@ -313,16 +306,6 @@ def _date_unix(d: date) -> int:
     return int(datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp())
 
 
-def _write_new(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
 # --- HTTP API -----------------------------------------------------------------------------------
 class IssueRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -364,8 +347,7 @@ def issuer_api_key(data_dir: Path) -> str:
     if env:
         return env
     path = verification_dir(data_dir) / "issuer-api.key"
-    _write_new(path, secrets.token_urlsafe(32).encode())
-    return path.read_text().strip()
+    return read_or_create(path, lambda: secrets.token_urlsafe(32).encode()).decode().strip()
 
 
 def create_verification_app(data_dir: Path, settings: ExposureSettings | None = None) -> FastAPI:

@@ -20,6 +20,7 @@ import secrets
 from pathlib import Path
 
 from episignal.layout import Layout
+from episignal.privacy.secret_file import read_or_create
 
 PSEUDONYM_HEX_CHARS = 32  # contract: first 32 hex characters of the HMAC
 KEY_ENV = "EPISIGNAL_PSEUDONYM_KEY"
@@ -70,47 +71,17 @@ def mask_msisdn(e164_digits: str) -> str:
     return f"{national[:3]}****{national[-4:]}"
 
 
-class KeyFileError(RuntimeError):
-    """The data directory's key file holds no key (emptied or cut short by hand)."""
-
-
-def _file_key(path: Path) -> bytes:
-    """The key a key file holds: its one line's text (without the line end)."""
-    text = path.read_text(encoding="utf-8").rstrip("\r\n")
-    if not text:
-        # Never pseudonymise with an empty key: every id would change, and be guessable.
-        raise KeyFileError(f"{path} holds no key: restore it from its backup")
-    return text.encode()
-
-
 def load_key(data_dir: Path) -> bytes:
     """The pseudonym key: the text of ``EPISIGNAL_PSEUDONYM_KEY``, else of the data directory's
-    key file (0600), which is created with a random key on first use."""
+    key file (0600, one line), which is created with a random key on first use."""
     env = os.environ.get(KEY_ENV)
     if env:
         return env.encode()
-    path = Layout(data_dir).pseudonym_key
-    if path.exists():
-        return _file_key(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key_text = secrets.token_hex(KEY_HEX_CHARS // 2)
-    # Written whole under a name of its own, then linked into place: the link fails if another
-    # process got there first (two processes starting at once must not end up with two keys),
-    # and no process ever reads the file before its key is in it.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(key_text + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return _file_key(path)
-    finally:
-        tmp.unlink()
-    return key_text.encode()
+    line = read_or_create(
+        Layout(data_dir).pseudonym_key,
+        lambda: (secrets.token_hex(KEY_HEX_CHARS // 2) + "\n").encode(),
+    )
+    return line.rstrip(b"\r\n")
 
 
 def pseudonymise(e164_digits: str, key: bytes) -> str:
