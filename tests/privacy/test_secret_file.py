@@ -14,12 +14,17 @@ from episignal.exposure.verification import issuer_api_key
 from episignal.privacy.secret_file import KeyFileError, read_or_create
 
 RACE = """
-import os, sys
+import os, sys, time
 from pathlib import Path
 from episignal.privacy.secret_file import read_or_create
+
+def make():  # a key that takes a while to make (an RSA key, a slow disk): the window is wide
+    time.sleep(0.3)
+    return os.urandom(32) * 64
+
 path = Path(sys.argv[1])
 sys.stdin.read()  # every process waits here, then all go at once
-print(read_or_create(path, lambda: os.urandom(32) * 64).hex())
+print(read_or_create(path, make).hex())
 """
 
 
@@ -36,7 +41,14 @@ def test_processes_creating_a_key_at_once_all_read_the_one_that_was_written(
         )
         for _ in range(8)
     ]
-    outputs = {p.communicate("", timeout=120)[0].strip() for p in procs}
+    for proc in procs:  # all started and waiting: now let them go together
+        assert proc.stdin is not None
+        proc.stdin.close()
+    outputs = set()
+    for proc in procs:
+        assert proc.stdout is not None
+        outputs.add(proc.stdout.read().strip())
+        assert proc.wait(timeout=120) == 0
     assert outputs == {path.read_bytes().hex()}
     assert len(path.read_bytes()) == 32 * 64  # whole, never a part
     assert path.stat().st_mode & 0o777 == 0o600
