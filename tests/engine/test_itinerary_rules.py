@@ -199,3 +199,28 @@ def test_unsupported_requests_are_refused_with_a_reason(data: Path) -> None:
         places(data, rule="majority")
     with pytest.raises(ItineraryError, match="no events"):
         places(data, day=100)
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--days", "45"], "window of 45 days not supported"),
+        (["--hours", "0"], "hours must be more than 0"),
+        (["--rule", "longest"], "unknown rule 'longest'"),
+        (["--date", "2020-02-30"], "--date must be YYYY-MM-DD"),
+    ],
+)
+def test_a_wrong_itinerary_option_is_named_before_any_work_starts(
+    data: Path, tmp_path: Path, option: list[str], message: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from episignal.cli import app
+
+    ingest(data, {NUMBER: every(at(0, "09:00"), at(0, "14:00"), "46000-2-2")})
+    args = ["itinerary", "--date", DAY0.isoformat(), "--out", str(tmp_path / "it.csv")]
+    result = CliRunner().invoke(app, [*args, *option, "--data", str(data)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "stays per day" not in result.output  # no progress shown for work that never starts
+    assert not (data / "stays").exists()  # and no day was processed

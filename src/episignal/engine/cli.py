@@ -18,7 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail
 from episignal.engine.backend import ENGINES, EngineConfig
 from episignal.engine.home import homes_for_period
-from episignal.engine.itinerary import ItineraryError, itineraries_for_date, window_days
+from episignal.engine.itinerary import (
+    ItineraryError,
+    itineraries_for_date,
+    itinerary_params,
+    window_days,
+)
 from episignal.engine.process import NoEventsError, event_days, process_days
 
 EXPORT_COLUMNS = ("subscriber", "place_code", "place_name", "first_arrival", "last_departure")
@@ -128,6 +133,7 @@ def itinerary(
     except ValueError:
         raise fail(f"--date must be YYYY-MM-DD, got {date!r}") from None
     try:
+        itinerary_params(days, hours, rule)  # a wrong option fails before any progress shows
         with window_progress(data, day, days) as on_day:
             table = itineraries_for_date(
                 data,

@@ -105,6 +105,19 @@ def _strings(values: list[str]) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(encoded), buffers)
 
 
+def itinerary_params(days: int, hours: float, rule: str) -> ItineraryParams:
+    """The itinerary's parameters, checked: an ``ItineraryError`` names the one that is wrong."""
+    if days not in SUPPORTED_WINDOW_DAYS:
+        raise ItineraryError(f"window of {days} days not supported (1 to 31)")
+    max_hours = StayParams().lookback_hours
+    if not 0 < hours <= max_hours:
+        raise ItineraryError(f"hours must be more than 0 and at most {max_hours:g}")
+    try:
+        return ItineraryParams(days=days, hours=hours, rule=Rule(rule))
+    except ValueError:
+        raise ItineraryError(f"unknown rule {rule!r}; choose dwell or span") from None
+
+
 def itineraries_for_date(
     data_dir: Path,
     date: dt.date,
@@ -122,15 +135,7 @@ def itineraries_for_date(
     ``computed_at`` (UTC) and the rule. ``on_day(day, computed)`` is called as each day of the
     window with events is brought up to date (see ``process_days``).
     """
-    if days not in SUPPORTED_WINDOW_DAYS:
-        raise ItineraryError(f"window of {days} days not supported (1 to 31)")
-    max_hours = StayParams().lookback_hours
-    if not 0 < hours <= max_hours:
-        raise ItineraryError(f"hours must be more than 0 and at most {max_hours:g}")
-    try:
-        params = ItineraryParams(days=days, hours=hours, rule=Rule(rule))
-    except ValueError:
-        raise ItineraryError(f"unknown rule {rule!r}; choose dwell or span") from None
+    params = itinerary_params(days, hours, rule)
     wanted = window_days(date, days)
     available = set(event_days(data_dir))
     in_window = [d for d in wanted if d in available]
