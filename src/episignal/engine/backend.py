@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -27,7 +28,9 @@ def duckdb_connection(
     raw = con.con
     raw.execute(f"SET temp_directory='{tempfile.gettempdir()}/episignal-duckdb'")
     raw.execute("SET preserve_insertion_order=true")  # ingest numbers lines in file order
-    raw.execute("SET enable_progress_bar=false")  # our own progress bars speak for the steps
+    # DuckDB tracks each query's progress for our bars (``query_percent``); it never prints it.
+    raw.execute("SET enable_progress_bar=true")
+    raw.execute("SET enable_progress_bar_print=false")
     if threads:
         raw.execute(f"SET threads={int(threads)}")
     limit = memory_limit or os.environ.get("EPISIGNAL_DUCKDB_MEMORY")
@@ -54,6 +57,29 @@ def spark_connection(master: str | None = None) -> ibis.BaseBackend:
     # The driver's warnings would print between the command's progress lines (WARN shows them).
     session.sparkContext.setLogLevel(os.environ.get("EPISIGNAL_SPARK_LOG_LEVEL", "ERROR"))
     return ibis.pyspark.connect(session)
+
+
+# A step of long work has begun: its name, and how far its query has got (``query_percent``).
+OnStep = Callable[[str, Callable[[], float | None]], None]
+
+
+def no_step(_name: str, _percent: Callable[[], float | None]) -> None:
+    """An ``OnStep`` that shows nothing."""
+
+
+def query_percent(con: ibis.BaseBackend) -> Callable[[], float | None]:
+    """How far the query ``con`` is running has got, in percent (DuckDB's own estimate), or None
+    when nothing is running or the backend does not tell. Safe to call from another thread (a
+    progress bar's refresh) while the query runs."""
+    if con.name != "duckdb":
+        return lambda: None
+    raw = con.con
+
+    def percent() -> float | None:
+        value = raw.query_progress()
+        return value if value >= 0 else None
+
+    return percent
 
 
 def connect(config: EngineConfig) -> ibis.BaseBackend:

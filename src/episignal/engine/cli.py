@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +16,8 @@ import pyarrow.parquet as pq
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail
-from episignal.engine.backend import ENGINES, EngineConfig
+from episignal.cli_common import DEFAULT_DATA, DataDirOption, StepColumn, console, fail
+from episignal.engine.backend import ENGINES, EngineConfig, OnStep, no_step
 from episignal.engine.home import homes_for_period
 from episignal.engine.itinerary import (
     ItineraryError,
@@ -48,6 +49,7 @@ def _progress() -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        StepColumn(),
         console=console,
     )
 
@@ -55,14 +57,21 @@ def _progress() -> Progress:
 OnDay = Callable[[dt.date, bool], None]
 
 
+@dataclass(frozen=True)
+class WindowProgress:
+    """The callbacks ``itineraries_for_date`` reports its progress to."""
+
+    on_day: OnDay
+    on_step: OnStep
+
+
 @contextlib.contextmanager
-def window_progress(data: Path, day: dt.date, days: int) -> Iterator[OnDay]:
-    """A progress bar over the window's days with events as they are brought up to date; yields
-    the ``on_day`` callback for ``itineraries_for_date`` (a day counts once, however many calls
-    report it)."""
+def window_progress(data: Path, day: dt.date, days: int) -> Iterator[WindowProgress]:
+    """A progress bar over the window's days with events as they are brought up to date, with the
+    step under way beside it (a day counts once, however many calls report it)."""
     with_events = set(window_days(day, days)) & set(event_days(data))
     if not with_events:  # nothing to show: the call says why
-        yield lambda _day, _computed: None
+        yield WindowProgress(lambda _day, _computed: None, no_step)
         return
     done: set[dt.date] = set()
     with _progress() as bar:
@@ -73,7 +82,11 @@ def window_progress(data: Path, day: dt.date, days: int) -> Iterator[OnDay]:
                 done.add(d)
                 bar.advance(task)
 
-        yield on_day
+        def on_step(name: str, percent: Callable[[], float | None]) -> None:
+            bar.update(task, step=name, percent=percent)
+
+        yield WindowProgress(on_day, on_step)
+        bar.update(task, step="")
 
 
 def process(
@@ -95,7 +108,9 @@ def process(
                 engine=engine_config(engine, spark_master),
                 force=force,
                 on_day=lambda _d, _c: bar.advance(task),
+                on_step=lambda name, percent: bar.update(task, step=name, percent=percent),
             )
+            bar.update(task, step="")
     except NoEventsError as e:
         raise fail(str(e)) from None
     console.print(f"{len(done)} day(s) computed, {len(days) - len(done)} already up to date")
@@ -134,7 +149,7 @@ def itinerary(
         raise fail(f"--date must be YYYY-MM-DD, got {date!r}") from None
     try:
         itinerary_params(days, hours, rule)  # a wrong option fails before any progress shows
-        with window_progress(data, day, days) as on_day:
+        with window_progress(data, day, days) as progress:
             table = itineraries_for_date(
                 data,
                 day,
@@ -142,7 +157,8 @@ def itinerary(
                 hours=hours,
                 rule=rule,
                 engine=engine_config(engine, spark_master),
-                on_day=on_day,
+                on_day=progress.on_day,
+                on_step=progress.on_step,
             )
     except (ItineraryError, NoEventsError) as e:
         raise fail(str(e)) from None

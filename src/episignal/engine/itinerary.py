@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from episignal.engine.backend import EngineConfig, connect
+from episignal.engine.backend import EngineConfig, OnStep, connect, no_step, query_percent
 from episignal.engine.io import read_parquet, to_arrow
 from episignal.engine.params import ItineraryParams, Rule, StayParams
 from episignal.engine.process import epoch_day, event_days, process_days
@@ -127,13 +127,15 @@ def itineraries_for_date(
     rule: str = "dwell",
     engine: EngineConfig | None = None,
     on_day: Callable[[dt.date, bool], None] = lambda _d, _computed: None,
+    on_step: OnStep = no_step,
 ) -> pa.Table:
     """Every subscriber's itinerary for the window ending with ``date``, processing what it needs.
 
     Columns: subscriber, place_code, place_name, place_kind ("city" | "country"), first_arrival,
     last_departure (UTC). Rows are sorted by subscriber and place_code; the schema metadata holds
     ``computed_at`` (UTC) and the rule. ``on_day(day, computed)`` is called as each day of the
-    window with events is brought up to date (see ``process_days``).
+    window with events is brought up to date, and ``on_step(name, percent)`` as each step of the
+    work begins (see ``process_days``).
     """
     params = itinerary_params(days, hours, rule)
     wanted = window_days(date, days)
@@ -142,7 +144,8 @@ def itineraries_for_date(
     if not in_window:
         raise ItineraryError(f"no events ingested for the {days} days ending {date.isoformat()}")
     con = connect(engine or EngineConfig())
-    process_days(data_dir, in_window, engine=engine, con=con, on_day=on_day)
+    process_days(data_dir, in_window, engine=engine, con=con, on_day=on_day, on_step=on_step)
+    on_step("itineraries", query_percent(con))
     layout = Layout(data_dir)
     where = {"local_date": [d.isoformat() for d in in_window]}
     if params.rule is Rule.DWELL:

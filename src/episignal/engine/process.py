@@ -18,7 +18,7 @@ from pathlib import Path
 
 import ibis
 
-from episignal.engine.backend import EngineConfig, connect
+from episignal.engine.backend import EngineConfig, OnStep, connect, no_step, query_percent
 from episignal.engine.boundaries import SID_SPAN, cell_run_keys, group_points, mark_boundaries
 from episignal.engine.io import kept_tables, partition_rows, read_parquet, write_parquet_by
 from episignal.engine.params import CleanParams, StayParams
@@ -98,11 +98,14 @@ def process_days(
     engine: EngineConfig | None = None,
     force: bool = False,
     on_day: Callable[[dt.date, bool], None] = lambda _d, _computed: None,
+    on_step: OnStep = no_step,
     con: ibis.BaseBackend | None = None,
 ) -> list[dt.date]:
     """Bring the given days' outputs up to date; returns the days that were (re)computed.
 
-    ``con``: a connection to use (of ``engine``) rather than one of its own.
+    ``on_day(day, computed)`` as each day is up to date; ``on_step(name, percent)`` as each step
+    of a batch of days begins. ``con``: a connection to use (of ``engine``) rather than one of
+    its own.
     """
     params = params or ProcessParams()
     layout = Layout(data_dir)
@@ -128,6 +131,11 @@ def process_days(
     empty = [d for d, _fp, needed in todo if d.isoformat() not in _dates(needed)]
     with_events = [(d, needed) for d, _fp, needed in todo if d not in empty]
     con = con or connect(engine or EngineConfig())
+    percent = query_percent(con)
+
+    def step(name: str) -> None:
+        on_step(name, percent)
+
     stays_ds, spans_ds = VersionedDataset(layout.stays), VersionedDataset(layout.spans)
     with (
         stays_ds.change() as stays_stage,
@@ -146,8 +154,15 @@ def process_days(
             # A batch's tables are dropped once its days are written.
             with kept_tables(con) as keep:
                 stays_t, spans_t = days_outputs(
-                    con, read_parquet(con, files), cell_table, [d for d, _ in batch], params, keep
+                    con,
+                    read_parquet(con, files),
+                    cell_table,
+                    [d for d, _ in batch],
+                    params,
+                    keep,
+                    step,
                 )
+                step("stays and spans")
                 for table, stage in ((stays_t, stays_stage), (spans_t, spans_stage)):
                     dirs = {
                         epoch_day(d): stage.partition_dir((("local_date", d.isoformat()),))
@@ -194,6 +209,7 @@ def days_outputs(
     days: list[dt.date],
     params: ProcessParams,
     keep: Callable[[ibis.Table], ibis.Table],
+    step: Callable[[str], None] = lambda _name: None,
 ) -> tuple[ibis.Table, ibis.Table]:
     """(stays, spans) of several local days, each with a ``day`` column (epoch day number).
 
@@ -202,7 +218,8 @@ def days_outputs(
     once, each record once, and the fixed cost of a query is paid once (``boundaries``). The sort
     moves integer keys; after it, everything works on the few records where runs, days and groups
     start or end. Group and subscriber share one integer key (``sid = day · SID_SPAN + subscriber
-    rank``). ``cells`` is the keyed registry (``records.keyed_cells``).
+    rank``). ``cells`` is the keyed registry (``records.keyed_cells``). ``step(name)`` is called
+    as each stage that runs a query begins.
     """
     lookback = int(params.stay.lookback_hours * 3600)
     bridge_s = int(params.stay.bridge_hours * 3600)
@@ -210,12 +227,16 @@ def days_outputs(
     lo = local_midnight_utc_s(numbers[0]) - lookback
     hi = local_midnight_utc_s(numbers[-1]) + SECONDS_PER_DAY
     events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
+    step("numbering subscribers")
     subscribers = subscriber_keys(con, events, keep)
     run_keys = keep(cell_run_keys(cells))
+    step("sorting records")
     marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s, lo)
     marked = keep(with_places(marked, cells))
+    step("change points")
     points = keep(group_points(marked, numbers, lookback))
     codes = {"place": place_codes(cells), "county": county_codes(cells)}
+    step("runs")
     out = ibis.union(
         *[
             _named_places(

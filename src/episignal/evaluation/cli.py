@@ -134,10 +134,16 @@ def evaluate_cmd(
         day = date.date()
     truth = load_truth(data, day, days, hours)
     try:
-        with window_progress(data, day, days) as on_day:
+        with window_progress(data, day, days) as progress:
             predicted = {
                 rule: itineraries_for_date(
-                    data, day, days=days, hours=hours, rule=rule, on_day=on_day
+                    data,
+                    day,
+                    days=days,
+                    hours=hours,
+                    rule=rule,
+                    on_day=progress.on_day,
+                    on_step=progress.on_step,
                 )
                 for rule in RULES
             }

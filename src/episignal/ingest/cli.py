@@ -9,7 +9,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail
+from episignal.cli_common import DEFAULT_DATA, DataDirOption, StepColumn, console, fail
 from episignal.ingest.cells import CellsFileError
 from episignal.ingest.formats import FORMATS
 from episignal.ingest.run import IngestError, IngestReport, ingest_files
@@ -64,6 +64,7 @@ def ingest(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TimeElapsedColumn(),
+        StepColumn(),
         console=console,
         transient=True,
     ) as bar:
@@ -75,7 +76,7 @@ def ingest(
                 files,
                 cells_path=cells,
                 carrier=carrier,
-                progress=lambda step: bar.update(task, description=f"ingest: {step}"),
+                progress=lambda step, percent: bar.update(task, step=step, percent=percent),
             )
         except (IngestError, CellsFileError) as e:
             raise fail(str(e)) from None

@@ -15,7 +15,7 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from episignal.engine.backend import duckdb_connection
+from episignal.engine.backend import OnStep, duckdb_connection, no_step, query_percent
 from episignal.ingest.cells import CellsReport, ingest_cells
 from episignal.ingest.events import (
     CLOCK_SKEW_TOLERANCE_S,
@@ -351,9 +351,12 @@ def ingest_files(
     cells_path: Path | None = None,
     carrier: str | None = None,
     now_utc_s: int | None = None,
-    progress: Callable[[str], None] = lambda _msg: None,
+    progress: OnStep = no_step,
 ) -> IngestReport:
-    """Ingest feed files into the events dataset (see the module doc); the run's report."""
+    """Ingest feed files into the events dataset (see the module doc); the run's report.
+
+    ``progress(step, percent)`` as each step begins (``percent``: how far its query has got).
+    """
     remove_abandoned(data_dir)  # a killed run's copies of feeds: they hold raw numbers
     scratch = Scratch(data_dir)  # normalised copies, if any
     try:
@@ -371,7 +374,7 @@ def _ingest_files(
     cells_path: Path | None,
     carrier: str | None,
     now_utc_s: int | None,
-    progress: Callable[[str], None],
+    progress: OnStep,
     scratch: Scratch,
 ) -> IngestReport:
     started = time.perf_counter()
@@ -388,7 +391,7 @@ def _ingest_files(
     registry = VersionedDataset(layout.cells)
     cells_report = None
     if cells_path is not None:
-        progress("cells")
+        progress("cells", lambda: None)
         cells_report = ingest_cells(cells_path, registry)
     if not registry.files():
         raise IngestError("no cell registry yet: pass --cells CELLS with the first ingest")
@@ -397,6 +400,7 @@ def _ingest_files(
     tag = batch[-6:]
 
     con = duckdb_connection()
+    percent = query_percent(con)
     # The CSV reader estimates a few dozen rows, so DuckDB would build the cell join's hash table
     # on the feed and probe it with the registry, which blocks streaming; the side we write on the
     # right (the registry, the pseudonyms, the stored rows) is the one to build.
@@ -414,7 +418,7 @@ def _ingest_files(
     )
 
     # ---- parse and classify, one streaming pass per file into one narrow table ---------------
-    progress("parse")
+    progress("parse", percent)
     # Of exact duplicates in different files, the one in the first file (by path) is accepted.
     file_ids = {name: i for i, name in enumerate(sorted({str(p) for p in paths}))}
     classified_name = f"classified_{tag}"
@@ -466,7 +470,8 @@ def _ingest_files(
     n_quarantined = sum(r.quarantined_total for r in reports.values())
     parts: list[pa.Table] = []
     if n_quarantined:
-        progress("quarantine")  # numbered before anything is written: a miss aborts the run
+        # Numbered before anything is written: a miss aborts the run.
+        progress("quarantine", percent)
         times_given = Counter(str(p) for p in paths)
         for name, file_id in file_ids.items():
             n_bad = reports[name].quarantined_total // times_given[name]
@@ -487,7 +492,7 @@ def _ingest_files(
             parts += parts[-1:] * (times_given[name] - 1)  # a file given twice is read twice
 
     # ---- deduplicate and write: a few local days per sort -------------------------------------
-    progress("deduplicate")
+    progress("deduplicate", percent)
     valid = classified.filter(classified.reason.isnull())
     pseudonyms, subscribers = _pseudonyms(con, valid, load_key(data_dir))
     carrier_code = carrier or fmt.carrier
@@ -521,7 +526,7 @@ def _ingest_files(
     def read_stored(files: Sequence[Path]) -> ir.Table:
         return con.read_parquet([str(f) for f in files]).select(*EVENT_COLUMNS)
 
-    progress("write")
+    progress("write", percent)
     accepted = Counter[int]()
     with events.change() as staging:
         for part in sorted_partitions(con, keyed, names, rows_per_day):
