@@ -48,3 +48,14 @@ def test_the_step_column_shows_the_step_and_the_running_query_percent() -> None:
     assert column.render(task).plain == "sorting records 43 %"
     progress.update(task_id, step="runs", percent=lambda: None)  # nothing running: no figure
     assert column.render(task).plain == "runs"
+
+
+def test_the_home_command_names_its_steps(tmp_path: Path) -> None:
+    from episignal.engine.home import homes_for_period
+
+    data = tmp_path / "data"
+    ingest(data, {NUMBER: every(at(0, "21:00"), at(1, "07:00"), "46000-2-2")})
+    seen: list[str] = []
+    table = homes_for_period(data, DAY0, DAY0, on_step=lambda name, _percent: seen.append(name))
+    assert seen == ["numbering subscribers", "nights"]
+    assert table.num_rows == 1

@@ -14,7 +14,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from episignal.cli_common import DEFAULT_DATA, DataDirOption, StepColumn, console, fail
 from episignal.engine.backend import ENGINES, EngineConfig, OnStep, no_step
@@ -186,8 +193,22 @@ def home(
         raise fail("--start and --end must be YYYY-MM-DD") from None
     if last < first:
         raise fail("--end is before --start")
-    with console.status(f"homes from the nights of {first} … {last}"):  # one query: no steps
-        table = homes_for_period(data, first, last, engine_config(engine, spark_master))
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        StepColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"homes from the nights of {first} … {last}", total=None)
+        table = homes_for_period(
+            data,
+            first,
+            last,
+            engine_config(engine, spark_master),
+            on_step=lambda name, percent: bar.update(task, step=name, percent=percent),
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     (pq.write_table if out.suffix == ".parquet" else pacsv.write_csv)(table, out)
     console.print(f"{table.num_rows:,} subscribers with a home → {out}")

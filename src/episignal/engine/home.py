@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
-from episignal.engine.backend import EngineConfig, connect
+from episignal.engine.backend import EngineConfig, OnStep, connect, no_step, query_percent
 from episignal.engine.io import kept_tables, read_parquet
 from episignal.engine.records import keyed_cells, records, subscriber_keys
 from episignal.engine.spans import SECONDS_PER_DAY
@@ -43,9 +43,14 @@ def homes(recs: ir.Table, min_nights: int = 1) -> ir.Table:
 
 
 def homes_for_period(
-    data_dir: Path, start: dt.date, end: dt.date, engine: EngineConfig | None = None
+    data_dir: Path,
+    start: dt.date,
+    end: dt.date,
+    engine: EngineConfig | None = None,
+    on_step: OnStep = no_step,
 ) -> pa.Table:
-    """Home of every subscriber seen at night in the local days start..end (inclusive)."""
+    """Home of every subscriber seen at night in the local days start..end (inclusive);
+    ``on_step(name, percent)`` as each step begins."""
     layout = Layout(data_dir)
     days = [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
     files = VersionedDataset(layout.events).files({"local_date": days})
@@ -54,8 +59,11 @@ def homes_for_period(
     con = connect(engine or EngineConfig())
     cells = keyed_cells(read_parquet(con, VersionedDataset(layout.cells).files()))
     events = read_parquet(con, files)
+    percent = query_percent(con)
     with kept_tables(con) as keep:
+        on_step("numbering subscribers", percent)
         subscribers = subscriber_keys(con, events, keep)
+        on_step("nights", percent)
         best = homes(records(events, cells, subscribers))
         expr = best.join(subscribers, "sid").drop("sid").order_by("subscriber")
         expr = expr.select("subscriber", "home_county", "home_place", "nights")
