@@ -59,3 +59,14 @@ def test_the_home_command_names_its_steps(tmp_path: Path) -> None:
     table = homes_for_period(data, DAY0, DAY0, on_step=lambda name, _percent: seen.append(name))
     assert seen == ["numbering subscribers", "nights"]
     assert table.num_rows == 1
+
+
+def test_the_percent_of_a_closed_connection_is_no_figure_not_an_error() -> None:
+    # The bar's refresh thread may ask once more after the work's connection has closed.
+    from episignal.engine.backend import duckdb_connection, query_percent
+
+    con = duckdb_connection()
+    percent = query_percent(con)
+    assert percent() is None  # nothing running
+    con.con.close()
+    assert percent() is None

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import duckdb
 import ibis
 
 DEFAULT_ENGINE = "duckdb"
@@ -76,7 +77,10 @@ def query_percent(con: ibis.BaseBackend) -> Callable[[], float | None]:
     raw = con.con
 
     def percent() -> float | None:
-        value = raw.query_progress()
+        try:
+            value = raw.query_progress()
+        except duckdb.Error:  # the connection is closed: nothing is running
+            return None
         return value if value >= 0 else None
 
     return percent
