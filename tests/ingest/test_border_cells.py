@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import episignal.ingest.cells as cells_module
 from episignal.ingest.cells import EARTH_RADIUS_M, border_alternates
 
 KM_PER_DEG = np.pi * EARTH_RADIUS_M / 180 / 1000
@@ -56,6 +59,9 @@ def test_cells_of_one_place_are_never_border_cells_of_each_other() -> None:
 def test_matches_every_pair_checked_by_hand(rows: list[tuple[float, float, float, str]]) -> None:
     lon, lat, radius, place = _cells(rows)
     got = border_alternates(lon, lat, radius, place)
+    # A national registry is looked at a block of cells at a time: blocks change nothing.
+    with mock.patch.object(cells_module, "_BORDER_BLOCK", 3):
+        assert list(border_alternates(lon, lat, radius, place)) == list(got)
     lat_r, lon_r = np.radians(lat), np.radians(lon)
     xyz = np.column_stack(
         [np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r)]

@@ -27,6 +27,7 @@ from episignal.lake import VersionedDataset
 CELLS_PARTITION = (("registry", "cells"),)
 CELL_COLUMNS = ("cell_id", "carrier", "lon", "lat", "radius_m", "county_code", "country")
 BORDER_NEIGHBOURS = 24  # overlaps are looked for among this many nearest cells
+_BORDER_BLOCK = 250_000  # cells whose neighbours are looked at together (memory ∝ block · 25)
 EARTH_RADIUS_M = 6_371_000.0
 _CELL_ID_RE = re.compile(CELL_ID_PATTERN)
 _FLOAT_COUNTY_CODE_RE = re.compile(r"[0-9]{6}\.0*")
@@ -191,13 +192,22 @@ def border_alternates(
         * EARTH_RADIUS_M
     )  # chord distance ≈ ground distance at cell scales
     k = min(BORDER_NEIGHBOURS + 1, n)
-    dist, idx = cKDTree(xyz).query(xyz, k=k)
-    overlap = radius_m[:, None] + radius_m[idx] - dist  # > 0: coverage discs intersect
-    other = place[idx] != place[:, None]
-    depth = np.where(other & (overlap > 0), overlap, -np.inf)
-    best = depth.argmax(axis=1)
-    has = np.isfinite(depth[np.arange(n), best])
-    out[has] = place[idx[np.arange(n), best]][has]
+    tree = cKDTree(xyz)
+    # Places as integers: comparing 25 neighbours' places per cell as strings is most of the time
+    # for a national registry (millions of cells).
+    _, place_key = np.unique(place, return_inverse=True)
+    # A block of cells at a time, so the neighbour arrays (k per cell) stay small however large
+    # the registry; each cell's answer depends on its own neighbours only.
+    for start in range(0, n, _BORDER_BLOCK):
+        stop = min(start + _BORDER_BLOCK, n)
+        dist, idx = tree.query(xyz[start:stop], k=k, workers=-1)
+        overlap = radius_m[start:stop, None] + radius_m[idx] - dist  # > 0: coverage discs meet
+        other = place_key[idx] != place_key[start:stop, None]
+        depth = np.where(other & (overlap > 0), overlap, -np.inf)
+        rows = np.arange(stop - start)
+        best = depth.argmax(axis=1)
+        has = np.isfinite(depth[rows, best])
+        out[start:stop][has] = place[idx[rows, best]][has]
     return out
 
 
