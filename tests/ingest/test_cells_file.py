@@ -108,3 +108,27 @@ def test_cells_coded_with_current_division_codes_are_placed_and_listed(tmp_path:
         ("540600", "西藏自治区那曲市"),
         ("659010", "新疆维吾尔自治区胡杨河市"),
     ]
+
+
+def test_a_cell_listed_twice_keeps_its_last_row_and_a_later_file_replaces_it(
+    tmp_path: Path,
+) -> None:
+    first = tmp_path / "cells.csv"
+    first.write_text(
+        HEADER
+        + "BJ-1,46000,116.41,39.93,800,110101,CN\n"
+        + "WH-1,46000,114.30,30.60,800,420102,CN\n"
+        + "BJ-1,46000,114.31,30.61,800,420102,CN\n"  # the same id again: moved to 武汉
+    )
+    _ingest(tmp_path, first)
+    registry = VersionedDataset(Layout(tmp_path / "data").cells)
+
+    def placed() -> list[tuple[str, str]]:
+        rows = pq.read_table(registry.files()).select(["cell_id", "place_code"]).to_pylist()
+        return sorted((r["cell_id"], r["place_code"]) for r in rows)
+
+    assert placed() == [("BJ-1", "420100"), ("WH-1", "420100")]
+    later = tmp_path / "later.csv"
+    later.write_text(HEADER + "WH-1,46000,116.40,39.92,800,110102,CN\n")  # WH-1 moved to 北京
+    _ingest(tmp_path, later)
+    assert placed() == [("BJ-1", "420100"), ("WH-1", "110000")]

@@ -174,6 +174,12 @@ _SCHEMA_NO_ALT = pa.schema(
 )
 
 
+def _codes(values: np.ndarray) -> np.ndarray:
+    """An integer per distinct string of ``values`` (equal strings, equal integers): sorting and
+    comparing integers instead of Python strings is what keeps millions of cells quick."""
+    return pc.dictionary_encode(pa.array(values, pa.string())).indices.to_numpy()
+
+
 def border_alternates(
     lon: np.ndarray, lat: np.ndarray, radius_m: np.ndarray, place: np.ndarray
 ) -> np.ndarray:
@@ -195,7 +201,7 @@ def border_alternates(
     tree = cKDTree(xyz)
     # Places as integers: comparing 25 neighbours' places per cell as strings is most of the time
     # for a national registry (millions of cells).
-    _, place_key = np.unique(place, return_inverse=True)
+    place_key = _codes(place)
     # A block of cells at a time, so the neighbour arrays (k per cell) stay small however large
     # the registry; each cell's answer depends on its own neighbours only.
     for start in range(0, n, _BORDER_BLOCK):
@@ -280,7 +286,7 @@ def _merge_cells(path: Path, registry: VersionedDataset) -> CellsReport:
     else:
         merged = new
     # The same id twice in one file: the last row wins, like a later file would.
-    ids = merged["cell_id"].to_numpy(zero_copy_only=False)
+    ids = _codes(merged["cell_id"].to_numpy(zero_copy_only=False))
     _, last = np.unique(ids[::-1], return_index=True)
     merged = merged.take(np.sort(len(ids) - 1 - last))
     alt = border_alternates(
