@@ -132,3 +132,45 @@ def test_a_cell_listed_twice_keeps_its_last_row_and_a_later_file_replaces_it(
     later.write_text(HEADER + "WH-1,46000,116.40,39.92,800,110102,CN\n")  # WH-1 moved to 北京
     _ingest(tmp_path, later)
     assert placed() == [("BJ-1", "420100"), ("WH-1", "110000")]
+
+
+def test_every_kind_of_bad_cell_row_is_rejected_for_its_own_reason(tmp_path: Path) -> None:
+    cells = tmp_path / "cells.csv"
+    cells.write_text(
+        HEADER
+        + "BJ-1,46000,116.41,39.93,800,110101,CN\n"  # good
+        + " WH-1 ,46000, 114.30 , 30.60 ,1e3, 420102.0 ,cn\n"  # good: spaces, 1e3, 420102.0, cn
+        + "JP-1,44010,139.69,35.68,500,,jp\n"  # good: abroad
+        + "bad id,46000,116.41,39.93,800,110101,CN\n"  # bad_cell_id (a space)
+        + ",46000,116.41,39.93,800,110101,CN\n"  # bad_cell_id (empty)
+        + "C-1,46000,181,39.93,800,110101,CN\n"  # bad_coordinates
+        + "C-2,46000,east,39.93,800,110101,CN\n"  # bad_coordinates
+        + "C-3,46000,116.41,39.93,0,110101,CN\n"  # bad_radius
+        + "C-4,46000,116.41,39.93,wide,110101,CN\n"  # bad_radius (not a number)
+        + "C-5,46000,116.41,39.93,inf,110101,CN\n"  # bad_radius (no finite coverage)
+        + "C-6,46000,116.41,39.93,800,110101,CHN\n"  # bad_country
+        + "C-7,46000,116.41,39.93,800,999999,CN\n"  # unknown_county
+        + "C-8,46000,116.41,39.93,800,,CN\n"  # unknown_county (none at home)
+        + "C-9,46000,114.30,30.60,800,420000,CN\n"  # province_code
+    )
+    report = _ingest(tmp_path, cells)
+    assert report.cells is not None
+    assert report.cells.accepted == 3
+    assert report.cells.rejected == {
+        "bad_cell_id": 2,
+        "bad_coordinates": 2,
+        "bad_radius": 3,
+        "bad_country": 1,
+        "unknown_county": 2,
+        "province_code": 1,
+    }
+    registry = VersionedDataset(Layout(tmp_path / "data").cells)
+    rows = pq.read_table(registry.files()).to_pylist()
+    got = {
+        r["cell_id"]: (r["place_code"], r["county_code"], r["country"], r["radius_m"]) for r in rows
+    }
+    assert got == {
+        "BJ-1": ("110000", "110101", "CN", 800.0),
+        "WH-1": ("420100", "420102", "CN", 1000.0),
+        "JP-1": ("JP", "", "JP", 500.0),
+    }

@@ -29,7 +29,8 @@ CELL_COLUMNS = ("cell_id", "carrier", "lon", "lat", "radius_m", "county_code", "
 BORDER_NEIGHBOURS = 24  # overlaps are looked for among this many nearest cells
 _BORDER_BLOCK = 250_000  # cells whose neighbours are looked at together (memory ∝ block · 25)
 EARTH_RADIUS_M = 6_371_000.0
-_CELL_ID_RE = re.compile(CELL_ID_PATTERN)
+_CELL_ID_FULL = f"^(?:{CELL_ID_PATTERN})$"
+_DECIMAL_PATTERN = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 _FLOAT_COUNTY_CODE_RE = re.compile(r"[0-9]{6}\.0*")
 # Written next to the registry's versions after each merge: the cells file's digest and the
 # report, for the registry version that merge left. Merging the same file into that version again
@@ -37,7 +38,7 @@ _FLOAT_COUNTY_CODE_RE = re.compile(r"[0-9]{6}\.0*")
 LAST_MERGE = "last-merge.json"
 MERGE_LOCK = "merge.lock"
 # Bump when validation or placement rules change, so that a remembered merge is not trusted.
-CELL_RULES_VERSION = 4
+CELL_RULES_VERSION = 5
 
 
 class CellsFileError(ValueError):
@@ -104,59 +105,80 @@ def _county_code(text: str) -> str:
     return text[:6] if _FLOAT_COUNTY_CODE_RE.fullmatch(text) else text
 
 
+def _text(column: pa.ChunkedArray) -> pa.Array:
+    """A text column with surrounding whitespace removed and no NULLs ("")."""
+    return pc.utf8_trim_whitespace(pc.fill_null(column.combine_chunks(), ""))
+
+
+def _numbers(text: pa.Array) -> np.ndarray:
+    """Decimal numbers ("114.3", "-0.5", "1e3") as floats; anything else NaN ("inf" too)."""
+    number = pc.match_substring_regex(text, _DECIMAL_PATTERN)
+    parsed = pc.cast(pc.if_else(number, text, pa.scalar(None, pa.string())), pa.float64())
+    return pc.fill_null(parsed, float("nan")).to_numpy(zero_copy_only=False)
+
+
 def _validate(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
-    """Typed, placed cells and the count of rejected rows per reason."""
+    """Typed, placed cells and the count of rejected rows per reason (the first check a row
+    fails names it). Column-wise: a national registry has millions of rows."""
     # Imported here: the gazetteer is only needed when a cells file is actually validated.
     from episignal.geo import divisions
     from episignal.geo.places import HOME_COUNTRY
 
     table_divs = divisions()
-    rows = table.to_pylist()
+    cell_id, carrier = _text(table["cell_id"]), _text(table["carrier"])
+    country = pc.utf8_upper(_text(table["country"]))
+    lon, lat, radius = (_numbers(_text(table[c])) for c in ("lon", "lat", "radius_m"))
+    # Each distinct code is looked up once: (county, its prefecture-level place or "").
+    codes = pc.dictionary_encode(_text(table["county_code"]))
+    looked_up = []
+    for text in codes.dictionary.to_pylist():
+        county = table_divs.resolve_grouping(_county_code(text))
+        known = county in table_divs
+        looked_up.append((county, known, table_divs.get(county).prefecture_code if known else ""))
+    which = codes.indices.to_numpy(zero_copy_only=False)
+    county = np.array([c for c, _, _ in looked_up] or [""], dtype=object)[which]
+    known = np.array([k for _, k, _ in looked_up] or [False])[which]
+    prefecture = np.array([p for _, _, p in looked_up] or [""], dtype=object)[which]
+    at_home = pc.equal(country, HOME_COUNTRY).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):  # NaN compares False: not a coordinate, not a radius
+        checks = {
+            "bad_cell_id": ~pc.match_substring_regex(cell_id, _CELL_ID_FULL).to_numpy(
+                zero_copy_only=False
+            ),
+            "bad_coordinates": ~((np.abs(lon) <= 180) & (np.abs(lat) <= 90)),
+            "bad_radius": ~((radius > 0) & np.isfinite(radius)),
+            "bad_country": ~pc.and_(
+                pc.equal(pc.utf8_length(country), 2), pc.utf8_is_alpha(country)
+            ).to_numpy(zero_copy_only=False),
+            "unknown_county": at_home & ~known,
+            # A province (not a municipality) is no place of a card.
+            "province_code": at_home & (prefecture == ""),
+        }
+    ok = np.ones(table.num_rows, dtype=bool)
     reasons: dict[str, int] = {}
-    good: list[dict] = []
-    for r in rows:
-        reason = None
-        try:
-            lon, lat, radius = float(r["lon"]), float(r["lat"]), float(r["radius_m"])
-        except (TypeError, ValueError):
-            lon = lat = radius = float("nan")
-        country = (r["country"] or "").strip().upper()
-        county = table_divs.resolve_grouping(_county_code((r["county_code"] or "").strip()))
-        cell_id = (r["cell_id"] or "").strip()
-        if not _CELL_ID_RE.fullmatch(cell_id):
-            reason = "bad_cell_id"
-        elif not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            reason = "bad_coordinates"
-        elif not radius > 0:
-            reason = "bad_radius"
-        elif len(country) != 2 or not country.isalpha():
-            reason = "bad_country"
-        elif country == HOME_COUNTRY and county not in table_divs:
-            reason = "unknown_county"
-        elif country == HOME_COUNTRY and not table_divs.get(county).prefecture_code:
-            reason = "province_code"  # a province (not a municipality) is no place of a card
-        if reason:
-            reasons[reason] = reasons.get(reason, 0) + 1
-            continue
-        if country == HOME_COUNTRY:
-            place = table_divs.get(county).prefecture_code
-            county_place = county
-        else:
-            place = county_place = country
-        good.append(
-            {
-                "cell_id": cell_id,
-                "carrier": (r["carrier"] or "").strip(),
-                "lon": lon,
-                "lat": lat,
-                "radius_m": radius,
-                "county_code": county if country == HOME_COUNTRY else "",
-                "country": country,
-                "place_code": place,
-                "county_place": county_place,
-            }
-        )
-    return pa.Table.from_pylist(good, schema=_SCHEMA_NO_ALT), reasons
+    for reason, bad in checks.items():
+        hit = int((ok & bad).sum())
+        if hit:
+            reasons[reason] = hit
+        ok &= ~bad
+    keep = pa.array(ok)
+    home = at_home[ok]
+    country_ok = country.filter(keep).to_numpy(zero_copy_only=False)
+    good = pa.table(
+        {
+            "cell_id": cell_id.filter(keep),
+            "carrier": carrier.filter(keep),
+            "lon": lon[ok],
+            "lat": lat[ok],
+            "radius_m": radius[ok],
+            "county_code": pa.array(np.where(home, county[ok], ""), pa.string()),
+            "country": country.filter(keep),
+            "place_code": pa.array(np.where(home, prefecture[ok], country_ok), pa.string()),
+            "county_place": pa.array(np.where(home, county[ok], country_ok), pa.string()),
+        },
+        schema=_SCHEMA_NO_ALT,
+    )
+    return good, reasons
 
 
 _SCHEMA_NO_ALT = pa.schema(
