@@ -192,3 +192,37 @@ def test_an_unreadable_parquet_file_is_a_clear_error(tmp_path: Path) -> None:
         ingest_files(
             tmp_path / "data", "canonical", [feed], cells_path=write_cells(tmp_path / "c.csv")
         )
+
+
+def test_a_failed_ingest_says_why_in_one_line_and_nothing_more(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    feed = tmp_path / "e.parquet"
+    feed.write_bytes(b"not parquet at all")
+    cells = write_cells(tmp_path / "c.csv")
+    command = ["ingest", "--cells", str(cells), "--data", str(tmp_path / "data"), str(feed)]
+    done = subprocess.run(
+        [sys.executable, "-c", "from episignal.cli import main; main()", *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "e.parquet: cannot be read" in done.stderr
+    # Nothing after it: no traceback, and no leak report from DuckDB's bindings at exit.
+    assert "Traceback" not in done.stderr and "leaked" not in done.stderr
+
+
+def test_a_zstd_feed_that_is_not_utf8_is_refused_with_a_way_out(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    text = b"msisdn,ts,cell_id,event_type\n" + (
+        "+8613800138000,2020-01-20T08:16:00+08:00,武汉-1,data\n".encode("gbk")
+    )
+    with pa.CompressedOutputStream(str(tmp_path / "e.csv.zst"), "zstd") as out:
+        out.write(text)
+    with pytest.raises(IngestError, match=r"e\.csv\.zst: not UTF-8.*gzip it"):
+        _ingest(tmp_path, tmp_path / "e.csv.zst")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated
 
@@ -79,7 +80,14 @@ def ingest(
                 progress=lambda step, percent: bar.update(task, step=step, percent=percent),
             )
         except (IngestError, CellsFileError) as e:
-            raise fail(str(e)) from None
+            error = str(e)
+        else:
+            error = None
+    if error is not None:
+        # The failed run's frames hold DuckDB objects in reference cycles (an exception and its
+        # traceback): collected now, they are not reported by DuckDB's bindings as leaks at exit.
+        gc.collect()
+        raise fail(error)
     if report.cells:
         c = report.cells
         rejected = ", ".join(f"{k} {v}" for k, v in c.rejected.items()) or "none"

@@ -117,6 +117,9 @@ class _TextFile:
     path: Path  # the file read: the feed itself, or its normalised copy (``_normalised_copy``)
 
 
+_OTHER_COMPRESSIONS = frozenset({".zst"})
+
+
 def _normalised_copy(path: Path, copy: Path) -> Path:
     """A UTF-8 copy with LF line ends of a feed DuckDB cannot read strictly.
 
@@ -124,7 +127,12 @@ def _normalised_copy(path: Path, copy: Path) -> Path:
     end one line, as an editor counts them, and a byte that is not UTF-8 becomes its escape
     ("\\xce"): valid rows (ASCII) read the same, and a quarantined line keeps every byte.
     """
-    # A gzip feed (which DuckDB reads as it is) is copied from its decompressed text.
+    # A gzip feed (which DuckDB reads as it is) is copied from its decompressed text. Other
+    # compressions DuckDB reads (zstd) cannot be decompressed here: say so rather than copy bytes.
+    if path.suffix in _OTHER_COMPRESSIONS:
+        raise IngestError(
+            f"{path.name}: not UTF-8 or with mixed line ends; decompress it (or gzip it) first"
+        )
     opener = gzip.open if path.suffix == ".gz" else open
     with (
         opener(path, "rt", encoding="utf-8", errors="backslashreplace", newline=None) as src,
