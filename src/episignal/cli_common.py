@@ -8,7 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import ProgressColumn, Task
+from rich.progress import (
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 
 from episignal.config import DEFAULT_DATA_DIR
@@ -48,3 +55,16 @@ class StepColumn(ProgressColumn):
         value = percent() if percent and step else None
         text = step if value is None else f"{step} {value:.0f} %"
         return Text(text, style="progress.remaining")
+
+
+def step_spinner() -> Progress:
+    """A spinner for work without a count (one task): its description, time, and ``StepColumn``;
+    gone from the terminal when the work ends."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        StepColumn(),
+        console=console,
+        transient=True,
+    )

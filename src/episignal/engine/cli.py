@@ -18,12 +18,18 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
 )
 
-from episignal.cli_common import DEFAULT_DATA, DataDirOption, StepColumn, console, fail
+from episignal.cli_common import (
+    DEFAULT_DATA,
+    DataDirOption,
+    StepColumn,
+    console,
+    fail,
+    step_spinner,
+)
 from episignal.engine.backend import ENGINES, EngineConfig, OnStep, no_step
 from episignal.engine.home import homes_for_period
 from episignal.engine.itinerary import (
@@ -193,14 +199,7 @@ def home(
         raise fail("--start and --end must be YYYY-MM-DD") from None
     if last < first:
         raise fail("--end is before --start")
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        StepColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with step_spinner() as bar:
         task = bar.add_task(f"homes from the nights of {first} … {last}", total=None)
         table = homes_for_period(
             data,

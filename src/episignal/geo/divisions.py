@@ -161,6 +161,15 @@ def _is_grouping(code: str, name: str) -> bool:
     )
 
 
+def _county_place(code: str) -> str:
+    """The prefecture-level place of a county-level code, by the module's two rules."""
+    if code[:2] in MUNICIPALITY_PROVINCES:
+        return code[:2] + "0000"
+    if code[2:4] == _DIRECT_COUNTY_GROUP:
+        return code  # administered directly by the province: its own place
+    return code[:4] + "00"
+
+
 def build_divisions() -> Divisions:
     raw = [r for r in _read_table() if not _is_grouping(r[0], r[1])]
     out: list[Division] = []
@@ -177,13 +186,7 @@ def build_divisions() -> Divisions:
         else:
             if name == "市辖区" or lon is None:
                 continue  # "市辖区" rows are groupings; a few abolished units have no coordinates
-            level = DivisionLevel.COUNTY
-            if code[:2] in MUNICIPALITY_PROVINCES:
-                prefecture_code = province_code
-            elif code[2:4] == _DIRECT_COUNTY_GROUP:
-                prefecture_code = code
-            else:
-                prefecture_code = code[:4] + "00"
+            level, prefecture_code = DivisionLevel.COUNTY, _county_place(code)
         out.append(Division(code, name, level, province_code, prefecture_code, lon, lat))
     known = {d.code for d in out}
     # A county whose prefecture row is missing from the table would have no place: refuse loudly.
@@ -222,23 +225,16 @@ def _later_divisions(known: set[str]) -> list[Division]:
         _read_current_codes().items(),
         key=lambda kv: (kv[0][2:] != "0000", kv[0][4:] != "00", kv[0]),
     ):
-        if code in known or len(code) != 6 or not code.isdigit() or _is_grouping(code, name):
-            continue
-        if name == "市辖区":
+        if code in known or len(code) != 6 or not code.isdigit() or name == "市辖区":
             continue
         province_code = code[:2] + "0000"
-        if code == province_code:
-            continue  # every province is in cpca's table; a new one would need a rule of its own
+        # Every province is in cpca's table; a new one would need a rule of its own.
+        if code == province_code or _is_grouping(code, name):
+            continue
         if code[4:] == "00":
             level, prefecture_code = DivisionLevel.PREFECTURE, code
         else:
-            level = DivisionLevel.COUNTY
-            if code[:2] in MUNICIPALITY_PROVINCES:
-                prefecture_code = province_code
-            elif code[2:4] == _DIRECT_COUNTY_GROUP:
-                prefecture_code = code
-            else:
-                prefecture_code = code[:4] + "00"
+            level, prefecture_code = DivisionLevel.COUNTY, _county_place(code)
         if province_code not in places or (
             prefecture_code != code and prefecture_code not in places
         ):

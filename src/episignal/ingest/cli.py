@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from episignal.cli_common import DEFAULT_DATA, DataDirOption, StepColumn, console, fail
+from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail, step_spinner
 from episignal.ingest.cells import CellsFileError
 from episignal.ingest.formats import FORMATS
 from episignal.ingest.run import IngestError, IngestReport, ingest_files
@@ -61,14 +59,7 @@ def ingest(
     data: DataDirOption = DEFAULT_DATA,
 ) -> None:
     """Validate, pseudonymise and store events; bad rows go to quarantine with their reason."""
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        StepColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with step_spinner() as bar:
         task = bar.add_task("ingest", total=None)
         try:
             report = ingest_files(
@@ -84,9 +75,6 @@ def ingest(
         else:
             error = None
     if error is not None:
-        # The failed run's frames hold DuckDB objects in reference cycles (an exception and its
-        # traceback): collected now, they are not reported by DuckDB's bindings as leaks at exit.
-        gc.collect()
         raise fail(error)
     if report.cells:
         c = report.cells
