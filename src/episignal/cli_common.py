@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -68,3 +72,37 @@ def step_spinner() -> Progress:
         console=console,
         transient=True,
     )
+
+
+def write_export(table: pa.Table, out: Path) -> None:
+    """Write a table for other tools: Parquet if ``out`` ends in .parquet, else CSV.
+
+    The CSV quotes a value only where it must (a delimiter, quote or line end in it), as most
+    tools write CSV, so a reader that splits lines on commas reads it too; the header is the
+    bare column names. The file appears whole or not at all: written beside ``out`` and renamed
+    over it, so an interrupted export leaves the previous file.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        if out.suffix == ".parquet":
+            pq.write_table(table, tmp)
+        else:
+            _write_csv(table, tmp)
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_csv(table: pa.Table, path: Path) -> None:
+    header = (",".join(table.column_names) + "\n").encode()
+    # Arrow's writer either never quotes (and refuses a value that needs it) or quotes all text.
+    for quoting in ("none", "needed"):
+        with path.open("wb") as f:
+            f.write(header)
+            try:
+                options = pacsv.WriteOptions(include_header=False, quoting_style=quoting)
+                pacsv.write_csv(table, f, options)
+                return
+            except pa.ArrowInvalid:
+                continue

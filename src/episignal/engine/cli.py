@@ -11,8 +11,6 @@ from typing import Annotated
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import typer
 from rich.progress import (
     BarColumn,
@@ -29,6 +27,7 @@ from episignal.cli_common import (
     console,
     fail,
     step_spinner,
+    write_export,
 )
 from episignal.engine.backend import ENGINES, EngineConfig, OnStep, no_step
 from episignal.engine.home import homes_for_period
@@ -130,17 +129,16 @@ def process(
 
 
 def export_table(table: pa.Table, out: Path) -> None:
+    """The itinerary export (docs/data-contracts.md): times as ISO 8601 UTC text in CSV."""
     t = table.select(list(EXPORT_COLUMNS))
-    if out.suffix == ".parquet":
-        pq.write_table(t, out)
-        return
-    as_text = pa.table(
-        {
-            **{c: t[c] for c in EXPORT_COLUMNS[:3]},
-            **{c: pc.strftime(t[c], "%Y-%m-%dT%H:%M:%SZ") for c in EXPORT_COLUMNS[3:]},
-        }
-    )
-    pacsv.write_csv(as_text, out)
+    if out.suffix != ".parquet":
+        t = pa.table(
+            {
+                **{c: t[c] for c in EXPORT_COLUMNS[:3]},
+                **{c: pc.strftime(t[c], "%Y-%m-%dT%H:%M:%SZ") for c in EXPORT_COLUMNS[3:]},
+            }
+        )
+    write_export(t, out)
 
 
 def itinerary(
@@ -175,7 +173,6 @@ def itinerary(
             )
     except (ItineraryError, NoEventsError) as e:
         raise fail(str(e)) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
     export_table(table, out)
     n_subs = len(pc.unique(table["subscriber"]))
     computed = (table.schema.metadata or {}).get(b"computed_at", b"").decode()
@@ -208,6 +205,5 @@ def home(
             engine_config(engine, spark_master),
             on_step=lambda name, percent: bar.update(task, step=name, percent=percent),
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    (pq.write_table if out.suffix == ".parquet" else pacsv.write_csv)(table, out)
+    write_export(table, out)
     console.print(f"{table.num_rows:,} subscribers with a home → {out}")
