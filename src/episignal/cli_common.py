@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -74,24 +75,33 @@ def step_spinner() -> Progress:
     )
 
 
-def write_export(table: pa.Table, out: Path) -> None:
-    """Write a table for other tools: Parquet if ``out`` ends in .parquet, else CSV.
-
-    The CSV quotes a value only where it must (a delimiter, quote or line end in it), as most
-    tools write CSV, so a reader that splits lines on commas reads it too; the header is the
-    bare column names. The file appears whole or not at all: written beside ``out`` and renamed
-    over it, so an interrupted export leaves the previous file.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def output_file(out: Path) -> Iterator[Path]:
+    """Where to write ``out``'s new content: a file beside it, renamed over it when the block
+    ends, so ``out`` is whole or as it was (an interrupted write leaves the previous file). A file
+    that cannot be written (a directory, no permission, a full disk) is a one-line error."""
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        tmp.replace(out)
+    except OSError as e:
+        raise fail(f"cannot write {out}: {e.strerror or e}") from None
+    finally:
+        with contextlib.suppress(OSError):  # gone already, or its directory never was
+            tmp.unlink()
+
+
+def write_export(table: pa.Table, out: Path) -> None:
+    """Write a table for other tools (``output_file``): Parquet if ``out`` ends in .parquet, else
+    CSV that quotes a value only where it must (a delimiter, quote or line end in it), as most
+    tools write CSV, so a reader that splits lines on commas reads it too; the header is the bare
+    column names."""
+    with output_file(out) as tmp:
         if out.suffix == ".parquet":
             pq.write_table(table, tmp)
         else:
             _write_csv(table, tmp)
-        tmp.replace(out)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_csv(table: pa.Table, path: Path) -> None:

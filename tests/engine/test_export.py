@@ -9,6 +9,7 @@ from typing import BinaryIO
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from episignal.cli import app
@@ -58,7 +59,19 @@ def test_an_export_that_fails_midway_leaves_the_previous_file(
         raise OSError("No space left on device")
 
     monkeypatch.setattr(pacsv, "write_csv", broken)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(typer.Exit):  # "cannot write …: No space left on device", no traceback
         write_export(pa.table({"a": [1, 2, 3]}), out)
     assert out.read_text() == "a\n1\n"
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
+
+
+@pytest.mark.parametrize("where", ["a directory", "under a file"])
+def test_an_export_that_cannot_be_written_is_a_one_line_error(tmp_path: Path, where: str) -> None:
+    data = tmp_path / "data"
+    ingest(data, {NUMBER: every(at(0, "09:00"), at(0, "14:00"), "46000-2-2")})
+    out = tmp_path if where == "a directory" else tmp_path / "cells.csv" / "it.csv"
+    args = ["itinerary", "--date", DAY0.isoformat(), "--out", str(out), "--data", str(data)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert f"cannot write {out}" in " ".join(result.output.split())  # as the terminal wraps it
+    assert "Traceback" not in result.output

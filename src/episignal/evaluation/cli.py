@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import typer
 from rich.table import Table
 
-from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail
+from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail, output_file
 from episignal.evaluation.errors import cause_counts, classify_errors
 from episignal.evaluation.metrics import HARD_GROUPS, EvaluationReport, evaluate
 from episignal.lake import VersionedDataset
@@ -171,7 +171,8 @@ def evaluate_cmd(
     console.print(render(report))
     console.print(render_causes(causes))
     if json_out is not None:
-        json_out.write_text(json.dumps(report.as_json(), indent=2) + "\n")
+        with output_file(json_out) as tmp:
+            tmp.write_text(json.dumps(report.as_json(), indent=2) + "\n")
     if exposure:
         from episignal.exposure.cli import evaluate as evaluate_exposure
 
