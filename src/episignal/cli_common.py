@@ -6,11 +6,8 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -24,6 +21,9 @@ from rich.progress import (
 from rich.text import Text
 
 from episignal.config import DEFAULT_DATA_DIR
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 console = Console()
 err_console = Console(stderr=True)
@@ -97,6 +97,10 @@ def write_export(table: pa.Table, out: Path) -> None:
     CSV that quotes a value only where it must (a delimiter, quote or line end in it), as most
     tools write CSV, so a reader that splits lines on commas reads it too; the header is the bare
     column names."""
+    # Arrow is imported here, not with this module: a command that writes no table (exposure)
+    # does not pay for it.
+    import pyarrow.parquet as pq
+
     with output_file(out) as tmp:
         if out.suffix == ".parquet":
             pq.write_table(table, tmp)
@@ -105,14 +109,17 @@ def write_export(table: pa.Table, out: Path) -> None:
 
 
 def _write_csv(table: pa.Table, path: Path) -> None:
-    header = (",".join(table.column_names) + "\n").encode()
-    # Arrow's writer either never quotes (and refuses a value that needs it) or quotes all text.
-    for quoting in ("none", "needed"):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    def write(quoting: str) -> None:
         with path.open("wb") as f:
-            f.write(header)
-            try:
-                options = pacsv.WriteOptions(include_header=False, quoting_style=quoting)
-                pacsv.write_csv(table, f, options)
-                return
-            except pa.ArrowInvalid:
-                continue
+            f.write((",".join(table.column_names) + "\n").encode())
+            options = pacsv.WriteOptions(include_header=False, quoting_style=quoting)
+            pacsv.write_csv(table, f, options)
+
+    # Arrow's writer either never quotes (and refuses a value that needs it) or quotes all text.
+    try:
+        write("none")
+    except pa.ArrowInvalid:
+        write("needed")
