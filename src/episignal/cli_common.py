@@ -79,17 +79,27 @@ def step_spinner() -> Progress:
 def output_file(out: Path) -> Iterator[Path]:
     """Where to write ``out``'s new content: a file beside it, renamed over it when the block
     ends, so ``out`` is whole or as it was (an interrupted write leaves the previous file). A file
-    that cannot be written (a directory, no permission, a full disk) is a one-line error."""
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    that cannot be written (a directory, no permission, a full disk) is a one-line error.
+
+    A symbolic link's target is the file replaced (the link stays); a pipe or device that is
+    not a file (``/dev/stdout``, a FIFO) is written in place, as there is nothing to rename over.
+    """
+    if out.exists() and not out.is_file() and not out.is_dir():
+        target, tmp = out, out
+    else:
+        target = out.resolve() if out.is_symlink() else out
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
-        tmp.replace(out)
+        if tmp != target:
+            tmp.replace(target)
     except OSError as e:
         raise fail(f"cannot write {out}: {e.strerror or e}") from None
     finally:
-        with contextlib.suppress(OSError):  # gone already, or its directory never was
-            tmp.unlink()
+        if tmp != target:
+            with contextlib.suppress(OSError):  # gone already, or its directory never was
+                tmp.unlink()
 
 
 def write_export(table: pa.Table, out: Path) -> None:

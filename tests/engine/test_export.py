@@ -75,3 +75,26 @@ def test_an_export_that_cannot_be_written_is_a_one_line_error(tmp_path: Path, wh
     assert result.exit_code == 2
     assert f"cannot write {out}" in " ".join(result.output.split())  # as the terminal wraps it
     assert "Traceback" not in result.output
+
+
+def test_an_export_through_a_link_or_into_a_pipe_writes_where_it_points(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    table = pa.table({"a": [1, 2]})
+    # A link to the file the readers know: the file gets the rows, the link stays a link.
+    real, link = tmp_path / "real.csv", tmp_path / "latest.csv"
+    real.write_text("old\n")
+    link.symlink_to(real)
+    write_export(table, link)
+    assert link.is_symlink() and real.read_text() == "a\n1\n2\n"
+    # A pipe (as /dev/stdout is when the export is piped on): written into, never replaced.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_export(table, fifo)
+    reader.join(timeout=30)
+    assert got == [b"a\n1\n2\n"]
+    assert fifo.is_fifo()
