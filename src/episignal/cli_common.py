@@ -84,7 +84,9 @@ def output_file(out: Path) -> Iterator[Path]:
     A symbolic link's target is the file replaced (the link stays); a pipe or device that is
     not a file (``/dev/stdout``, a FIFO) is written in place, as there is nothing to rename over.
     """
-    if out.exists() and not out.is_file() and not out.is_dir():
+    if out.is_dir() or not out.name:  # "--out ." or a folder: no file name to write
+        raise fail(f"cannot write {out}: it is a directory; give a file name")
+    if out.exists() and not out.is_file():
         target, tmp = out, out
     else:
         target = out.resolve() if out.is_symlink() else out

@@ -65,11 +65,15 @@ def test_an_export_that_fails_midway_leaves_the_previous_file(
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
 
-@pytest.mark.parametrize("where", ["a directory", "under a file"])
+@pytest.mark.parametrize("where", ["a directory", "the current directory", "under a file"])
 def test_an_export_that_cannot_be_written_is_a_one_line_error(tmp_path: Path, where: str) -> None:
     data = tmp_path / "data"
     ingest(data, {NUMBER: every(at(0, "09:00"), at(0, "14:00"), "46000-2-2")})
-    out = tmp_path if where == "a directory" else tmp_path / "cells.csv" / "it.csv"
+    out = {
+        "a directory": tmp_path,
+        "the current directory": Path("."),
+        "under a file": tmp_path / "cells.csv" / "it.csv",
+    }[where]
     args = ["itinerary", "--date", DAY0.isoformat(), "--out", str(out), "--data", str(data)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
