@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +19,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from episignal.atomic_file import replacing
 from episignal.config import DEFAULT_DATA_DIR
 
 if TYPE_CHECKING:
@@ -77,31 +77,23 @@ def step_spinner() -> Progress:
 
 @contextlib.contextmanager
 def output_file(out: Path) -> Iterator[Path]:
-    """Where to write ``out``'s new content: a file beside it, renamed over it when the block
-    ends, so ``out`` is whole or as it was (an interrupted write leaves the previous file). A file
-    that cannot be written (a directory, no permission, a full disk) is a one-line error.
+    """Where to write ``out``'s new content (``atomic_file.replacing``): ``out`` ends up whole
+    or as it was. A file that cannot be written (a directory, no permission, a full disk) is a
+    one-line error.
 
     A symbolic link's target is the file replaced (the link stays); a pipe or device that is
     not a file (``/dev/stdout``, a FIFO) is written in place, as there is nothing to rename over.
     """
     if out.is_dir() or not out.name:  # "--out ." or a folder: no file name to write
         raise fail(f"cannot write {out}: it is a directory; give a file name")
-    if out.exists() and not out.is_file():
-        target, tmp = out, out
-    else:
-        target = out.resolve() if out.is_symlink() else out
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        yield tmp
-        if tmp != target:
-            tmp.replace(target)
+        if out.exists() and not out.is_file():
+            yield out
+        else:
+            with replacing(out.resolve() if out.is_symlink() else out) as tmp:
+                yield tmp
     except OSError as e:
         raise fail(f"cannot write {out}: {e.strerror or e}") from None
-    finally:
-        if tmp != target:
-            with contextlib.suppress(OSError):  # gone already, or its directory never was
-                tmp.unlink()
 
 
 def write_export(table: pa.Table, out: Path) -> None:

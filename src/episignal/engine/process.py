@@ -18,6 +18,7 @@ from pathlib import Path
 
 import ibis
 
+from episignal.atomic_file import replacing
 from episignal.engine.backend import EngineConfig, OnStep, connect, no_step, query_percent
 from episignal.engine.boundaries import SID_SPAN, cell_run_keys, group_points, mark_boundaries
 from episignal.engine.io import kept_tables, partition_rows, read_parquet, write_parquet_by
@@ -172,9 +173,8 @@ def process_days(
             for day, _ in batch:
                 on_day(day, True)
     state.update({d.isoformat(): fp for d, fp, _ in todo})
-    tmp = state_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
-    tmp.replace(state_file)
+    with replacing(state_file) as tmp:
+        tmp.write_text(json.dumps(state, indent=0, sort_keys=True))
     return [d for d, _, _ in todo]
 
 

@@ -21,6 +21,7 @@ import httpx
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from episignal.atomic_file import replacing
 from episignal.exposure import crypto
 from episignal.exposure.export_format import (
     ExportVerificationError,
@@ -68,12 +69,8 @@ class ExposureNotification:
 
 def _write_private(path: Path, data: bytes) -> None:
     """Atomic replace of an owner-only file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    with replacing(path, private=True) as tmp:
+        tmp.write_bytes(data)
 
 
 class Phone:

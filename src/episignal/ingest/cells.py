@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from episignal.atomic_file import replacing
 from episignal.ingest.events import CELL_ID_PATTERN
 from episignal.lake import VersionedDataset
 
@@ -271,9 +271,8 @@ def _remember(registry: VersionedDataset, digest: str, report: CellsReport) -> N
         "rules": CELL_RULES_VERSION,
         "report": asdict(report),
     }
-    tmp = registry.root / f".{LAST_MERGE}.{os.getpid()}"
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, registry.root / LAST_MERGE)  # readers see the old record or the new one
+    with replacing(registry.root / LAST_MERGE) as tmp:  # readers see the old record or the new
+        tmp.write_text(json.dumps(record))
 
 
 def ingest_cells(path: Path, registry: VersionedDataset) -> CellsReport:

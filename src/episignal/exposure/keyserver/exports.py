@@ -9,7 +9,6 @@ split into files of at most ``max_keys_per_file``. ``index.txt`` lists the files
 
 from __future__ import annotations
 
-import os
 import random
 import secrets
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from episignal.atomic_file import replacing
 from episignal.exposure import crypto
 from episignal.exposure.export_format import (
     ExportFile,
@@ -116,10 +116,8 @@ def build_batch(
 
 
 def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def run_exports(
