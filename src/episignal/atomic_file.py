@@ -1,15 +1,23 @@
 """Files replaced whole: written beside their path, then renamed over it.
 
 ``os.replace`` within one directory is atomic, so a reader, or a crash halfway through writing,
-sees the previous content or the new one, never part of it.
+sees the previous content or the new one, never part of it. A writer killed outright (SIGKILL,
+power loss) leaves its temporary file behind; the next write of the same path removes it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+
+# A temporary file untouched this long, whose process is gone, was abandoned: a live writer
+# touches its file as it writes, and on storage shared between hosts a writer elsewhere has a
+# process id this host does not know.
+ABANDONED_AFTER_S = 3600
 
 
 @contextlib.contextmanager
@@ -18,6 +26,7 @@ def replacing(path: Path, *, private: bool = False) -> Iterator[Path]:
     without an error, removed otherwise. ``private``: the new file is owner-only (0600) from
     its creation, never readable by others while it is written."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if private:
@@ -27,3 +36,28 @@ def replacing(path: Path, *, private: bool = False) -> Iterator[Path]:
     finally:
         with contextlib.suppress(OSError):  # renamed already, or never made
             tmp.unlink()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _remove_abandoned(path: Path) -> None:
+    """Remove the temporary files of ``path`` left by writers that died: they may hold what the
+    file holds (pseudonymous rows, keys) where no retention rule looks."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            found = pattern.fullmatch(entry.name)
+            if not found or _running(int(found[1])):
+                continue
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                if now - entry.stat(follow_symlinks=False).st_mtime >= ABANDONED_AFTER_S:
+                    os.unlink(entry.path)
