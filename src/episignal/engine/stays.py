@@ -56,6 +56,33 @@ def _relabel(
     return (short & sandwiched).fill_null(False).ifelse(prev_place, place)
 
 
+# A run's place key (a rank among a few thousand codes) fits these bits of a neighbour key.
+_PLACE_BITS = 21
+# The silence after a stay, limited to what its credit can use, fits these bits of its end key.
+_GAP_BITS = 22
+
+
+def _neighbour_key(
+    ts: ir.IntegerValue, place: ir.IntegerValue, short: ir.BooleanValue
+) -> ir.IntegerValue:
+    """What a neighbouring run tells, as one integer: a time (seconds, below 2**41) above its
+    place key above its ping-pong flag. One window function brings all three."""
+    packed = (ts << (_PLACE_BITS + 1)) | (place.cast("int64") << 1)
+    return packed | short.cast("int64")
+
+
+def _key_time(key: ir.IntegerValue) -> ir.IntegerValue:
+    return key >> (_PLACE_BITS + 1)
+
+
+def _key_place(key: ir.IntegerValue, like: ir.IntegerValue) -> ir.IntegerValue:
+    return ((key >> 1) & ((1 << _PLACE_BITS) - 1)).cast(like.type())
+
+
+def _key_short(key: ir.IntegerValue) -> ir.BooleanValue:
+    return (key & 1) == 1
+
+
 def _stays_of_runs(
     runs: ir.Table, clean: CleanParams, params: StayParams, bridge_s: int
 ) -> ir.Table:
@@ -72,16 +99,21 @@ def _stays_of_runs(
     w = ibis.window(group_by=t.sid, order_by=t.run)
     upto = ibis.window(group_by=t.sid, order_by=t.run, preceding=None, following=0)
     # Computed in stages, each on the columns of the one before: the expression stays small.
+    # The neighbouring runs' place, ping-pong flag and time come in one LAG (LEAD) each.
     t = t.mutate(
         place_2=t.place.lag(2).over(w),
-        place_1=t.place.lag().over(w),
-        place1=t.place.lead().over(w),
+        prev=_neighbour_key(t.last_ts, t.place, t.short).lag().over(w),
+        next=_neighbour_key(t.first_ts, t.place, t.short).lead().over(w),
         place2=t.place.lead(2).over(w),
-        short_1=t.short.lag().over(w),
-        short1=t.short.lead().over(w),
-        prev_last=t.last_ts.lag().over(w),
-        next_first=t.first_ts.lead().over(w),
         records_to=t.n_records.sum().over(upto),
+    )
+    t = t.mutate(
+        place_1=_key_place(t.prev, t.place),
+        short_1=_key_short(t.prev),
+        prev_last=_key_time(t.prev),
+        place1=_key_place(t.next, t.place),
+        short1=_key_short(t.next),
+        next_first=_key_time(t.next),
     )
     t = t.mutate(
         here=_relabel(t.place_1, t.place, t.place1, t.short),
@@ -90,19 +122,26 @@ def _stays_of_runs(
     )
     starts = t.before.isnull() | (t.before != t.here) | (t.first_ts - t.prev_last > bridge_s)
     ends = t.next_first.isnull() | (t.here != t.after) | (t.next_first - t.last_ts > bridge_s)
+    # The silence after a run matters up to twice the credit (``_attribute``): the run's end
+    # and that silence, so limited, travel in one integer to the stay's first run.
+    gap_limit = 2 * int(params.max_credit_minutes * 60) + 1
+    if gap_limit >= 1 << _GAP_BITS:
+        raise ValueError(
+            f"max_credit_minutes above {((1 << _GAP_BITS) - 2) // 120} is not supported"
+        )
+    # No neighbour (start or end of the data): no credit.
+    gap_after = ibis.least((t.next_first - t.last_ts).fill_null(0), gap_limit)
     t = t.select(
         "sid",
         "run",
         "first_ts",
-        "last_ts",
         "n_records",
         "records_to",
         place="here",
         starts=starts.fill_null(False),
         ends=ends.fill_null(False),
-        # No neighbour (start or end of the data): no credit.
         gap_before=(t.first_ts - t.prev_last).fill_null(0),
-        gap_after=(t.next_first - t.last_ts).fill_null(0),
+        end=(t.last_ts << _GAP_BITS) | gap_after,
     )
     t = t.filter(t.starts | t.ends)
     w2 = ibis.window(group_by=t.sid, order_by=t.run)
@@ -110,12 +149,10 @@ def _stays_of_runs(
     def at_end(column: str) -> ir.Value:
         return t.ends.ifelse(t[column], t[column].lead().over(w2))
 
-    t = t.mutate(
-        last_ts=at_end("last_ts"),
-        gap_after=at_end("gap_after"),
-        n_records=at_end("records_to") - t.records_to + t.n_records,
+    t = t.mutate(end=at_end("end"), n_records=at_end("records_to") - t.records_to + t.n_records)
+    t = t.filter(t.starts).mutate(
+        last_ts=t.end >> _GAP_BITS, gap_after=t.end & ((1 << _GAP_BITS) - 1)
     )
-    t = t.filter(t.starts)
     return _attribute(t, params)
 
 
