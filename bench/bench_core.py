@@ -516,7 +516,9 @@ def main() -> None:
     if args.merge and out.exists():
         saved = json.loads(out.read_text())
         results = [r for r in saved["results"] if r["events"] not in args.sizes]
-        command = f"{saved['command']}`, then `{command}"
+        # The same command run again (a size measured anew) is named once.
+        earlier = [c for c in saved["command"].split("`, then `") if c != command]
+        command = "`, then `".join([*earlier, command])
     out.parent.mkdir(parents=True, exist_ok=True)
     info = machine()
     for n in args.sizes:
