@@ -16,16 +16,18 @@ work cells in a home city, day trips to other cities, rows in random order like 
   sizes up to ``--trackintel-max`` (one process: its fastest setting here, see TRACKINTEL_JOBS).
 
 Wall times, CPU times (user + sys: less sensitive to other work on the machine) and peak RSS are
-per child process (``os.wait4``). Medians over ``--repeats`` where a step is repeated (processing
-and floor at sizes up to REPEATED_MAX). Writes the "## Core pipeline" section of BENCHMARKS.md
-and the raw numbers to bench/results/core.json; ``--merge`` keeps the saved results of the sizes
-not run this time (e.g. 1 M and 10 M in one run, 100 M in another).
+per child process (``os.wait4``). Processing and floor run ``--repeats`` times at every size and
+their medians are reported (this machine's noise is several seconds at 100 M); ingest runs once.
+Writes the "## Core pipeline" section of BENCHMARKS.md and the raw numbers to
+bench/results/core.json; ``--merge`` keeps the saved results of the sizes not run this time (e.g.
+1 M and 10 M in one run, 100 M in another).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -54,7 +56,7 @@ CELLS_PER_CITY = 25
 PAIR_OFFSET_DEG = 0.14  # between the centres of a pair of neighbouring cities' cell clouds
 TRIP_PROBABILITY = 0.08  # share of subscriber-days with a day trip to another city
 CHUNK_ROWS = 5_000_000
-REPEATED_MAX = 10_000_000  # processing and floor are repeated up to this size; once above
+DEFAULT_SIZES = [1_000_000, 10_000_000, 100_000_000]
 # trackintel: stays within 2 km for at least 30 min; signaling is sparse (a record every ~35 min),
 # so gaps up to 12 h still belong to one stay; the last stay is kept, as the engine keeps it.
 TRACKINTEL_PARAMS = {
@@ -287,7 +289,7 @@ def bench_size(n: int, work: Path, repeats: int, trackintel_max: int) -> dict:
         ]
     )
     print(f"[{n:,}] ingest {ingest['wall_s']:.1f} s", flush=True)
-    reps = repeats if n <= REPEATED_MAX else 1  # the largest size once: a run takes minutes
+    reps = repeats
     floor = [run_child([*me, "_floor", str(data)]) for _ in range(reps)]
     print(f"[{n:,}] floor {_median(floor, 'wall_s'):.1f} s", flush=True)
     process = []
@@ -485,6 +487,15 @@ def targets(results: list[dict]) -> list[str]:
     ]
 
 
+def _sizes_of(command: str) -> set[int]:
+    """The sizes a recorded command of this script measured."""
+    words = command.split()
+    if "--sizes" not in words:
+        return set(DEFAULT_SIZES)
+    after = words[words.index("--sizes") + 1 :]
+    return {int(w) for w in itertools.takewhile(lambda w: not w.startswith("--"), after)}
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         {"_process": child_process, "_floor": child_floor, "_trackintel": child_trackintel}[
@@ -492,7 +503,7 @@ def main() -> None:
         ](*sys.argv[2:])
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 100_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=DEFAULT_SIZES)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--trackintel-max", type=int, default=1_000_000)
     ap.add_argument("--work", type=Path, default=Path("/tmp/episignal-bench-core"))
@@ -516,8 +527,10 @@ def main() -> None:
     if args.merge and out.exists():
         saved = json.loads(out.read_text())
         results = [r for r in saved["results"] if r["events"] not in args.sizes]
-        # The same command run again (a size measured anew) is named once.
-        earlier = [c for c in saved["command"].split("`, then `") if c != command]
+        # An earlier command whose every size is measured anew no longer made any of the rows.
+        earlier = [
+            c for c in saved["command"].split("`, then `") if not _sizes_of(c) <= set(args.sizes)
+        ]
         command = "`, then `".join([*earlier, command])
     out.parent.mkdir(parents=True, exist_ok=True)
     info = machine()
