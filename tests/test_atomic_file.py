@@ -33,10 +33,11 @@ def test_a_write_removes_what_a_killed_writer_of_the_same_file_left(tmp_path: Pa
     alive = _left(out, os.getppid(), ABANDONED_AFTER_S + 60)
     recent = _left(out, _dead_pid(), 60)
     other = _left(tmp_path / "other.csv", _dead_pid(), ABANDONED_AFTER_S + 60)
+    not_a_pid = _left(out, 10**30, ABANDONED_AFTER_S + 60)
 
     with replacing(out) as tmp:
         tmp.write_text("subscriber,place_code\n")
 
     assert out.read_text() == "subscriber,place_code\n"
     assert not abandoned.exists()
-    assert alive.exists() and recent.exists() and other.exists()
+    assert alive.exists() and recent.exists() and other.exists() and not_a_pid.exists()

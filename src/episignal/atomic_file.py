@@ -39,11 +39,12 @@ def replacing(path: Path, *, private: bool = False) -> Iterator[Path]:
 
 
 def _running(pid: int) -> bool:
+    """Is ``pid`` a process here (or a number that cannot be one, whose file is left alone)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
+    except (PermissionError, OverflowError):  # someone else's process; no process id at all
         return True
     return True
 
