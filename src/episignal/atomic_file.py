@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,12 +51,15 @@ def _running(pid: int) -> bool:
 def _remove_abandoned(path: Path) -> None:
     """Remove the temporary files of ``path`` left by writers that died: they may hold what the
     file holds (pseudonymous rows, keys) where no retention rule looks."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.tmp")
+    prefix = f".{path.name}."
     now = time.time()
     with contextlib.suppress(OSError):
         for entry in os.scandir(path.parent):
-            found = pattern.fullmatch(entry.name)
-            if not found or _running(int(found[1])):
+            name = entry.name
+            if not (name.startswith(prefix) and name.endswith(".tmp")):
+                continue
+            pid = name[len(prefix) : -len(".tmp")]
+            if not pid.isdigit() or _running(int(pid)):
                 continue
             with contextlib.suppress(OSError):  # gone already, or not ours to remove
                 if now - entry.stat(follow_symlinks=False).st_mtime >= ABANDONED_AFTER_S:
