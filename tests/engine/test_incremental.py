@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from episignal.engine import process
 from episignal.engine.backend import duckdb_connection
 from episignal.engine.process import ProcessParams, event_days, process_days
 from episignal.lake import VersionedDataset
@@ -107,3 +108,29 @@ def test_a_backfill_holds_one_batchs_tables_at_a_time(
     assert len(done) == len(days) >= 3
     assert held == [held[0]] * len(days)  # the same tables at each day: none left over
     assert tables() == 0  # and none once processing is done
+
+
+def test_days_too_far_apart_for_one_querys_time_key_go_in_separate_queries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record's order key holds its time since the query's start in the bits the cell key
+    leaves (``boundaries.time_bits``): a backfill of years on a large registry must be split."""
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "44" * 32)
+    together, apart = tmp_path / "a" / "data", tmp_path / "b" / "data"
+    for data in (together, apart):
+        data.parent.mkdir()
+        ingest(data, TIMELINE)
+    days = event_days(together)
+    process_days(together, days)
+    # 2**17 s: one day and its 12 hours of lookback fit, two days do not.
+    monkeypatch.setattr(process, "time_bits", lambda _keys: 17)
+    queries: list[str] = []
+    process_days(apart, days, on_step=lambda name, _pct: queries.append(name))
+    assert queries.count("sorting records") == len(days) >= 3
+    assert _stays(together) == _stays(apart)
+    assert _spans(together) == _spans(apart)
+    # Not even one day fits: a clear error, and nothing is written.
+    monkeypatch.setattr(process, "time_bits", lambda _keys: 15)
+    with pytest.raises(ValueError, match="cell keys"):
+        process_days(apart, days, force=True)
+    assert _stays(together) == _stays(apart)

@@ -20,22 +20,22 @@ import math
 import ibis
 import ibis.expr.types as ir
 
-from episignal.engine.records import KEY_TYPE
+from episignal.engine.records import CellKeys
 from episignal.engine.spans import SECONDS_PER_DAY
 from episignal.engine.stays import LEVEL_KEYS
 from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 
-# What a stretch of records at one level shares: the run levels of the stays, and the place alone
-# for the day spans. Each level's rank among the cells takes KEY_BITS bits of a cell's packed key
-# (levels are places: a few thousand values, far below 2**KEY_BITS).
-_LEVELS = {**LEVEL_KEYS, "span": ("pid",)}
-KEY_BITS = 21
-# A record's order key holds its cell rank (a non-negative int32) in this many low bits, its time
-# since the query's origin in the bits above (2**31 s: 68 years, far more than any query spans).
-CELL_BITS = 32
 # The subscriber's rank and the group's day share one integer key in the outputs:
 # sid = day · SID_SPAN + rank. Ranks stay below this, and the key fits in an int64.
 SID_SPAN = 10**10
+# A record's order key: its time since the query's origin above its cell key (``CellKeys``), in
+# one non-negative int64.
+ORDER_BITS = 63
+
+
+def time_bits(keys: CellKeys) -> int:
+    """How many bits of the order key hold the time: a query spans less than 2**this seconds."""
+    return ORDER_BITS - keys.bits
 
 
 def local_day(ts_utc_s: ir.IntegerValue) -> ir.IntegerValue:
@@ -52,73 +52,53 @@ def _groups_per_record(lookback_s: int) -> int:
     return 1 + math.ceil(lookback_s / SECONDS_PER_DAY)
 
 
-def cell_run_keys(cells: ir.Table) -> ir.Table:
-    """(cell_id, cid, run_key): per cell, its rank at every level of ``_LEVELS`` in one integer.
-
-    A stretch of records breaks where a level's keys change, and every level's keys are the
-    cell's, so comparing one packed integer with the neighbour's (one LAG and one LEAD in the sort)
-    tells which levels changed. Ranks order the keys with NULLs alike (NULL equals NULL).
-    """
-    packed = ibis.literal(0, "int64")
-    for i, keys in enumerate(_LEVELS.values()):
-        rank = ibis.dense_rank().over(order_by=[cells[k] for k in keys])
-        packed = packed + rank * (1 << (KEY_BITS * i))
-    return cells.select("cell_id", "cid", run_key=packed)
-
-
-def _level_bits(run_key: ir.IntegerValue, level: str) -> ir.IntegerValue:
-    """The bits of a packed key that hold ``level``'s rank (equal bits: equal keys)."""
-    i = list(_LEVELS).index(level)
-    return run_key & (((1 << KEY_BITS) - 1) << (KEY_BITS * i))
-
-
-def _time_cell(recs: ir.Table, origin: int) -> ir.IntegerValue:
+def _time_cell(recs: ir.Table, keys: CellKeys, origin: int) -> ir.IntegerValue:
     """The order of a subscriber's records as one integer: seconds since ``origin`` above the cell
-    rank, i.e. by time, then cell.
+    key, i.e. by time, then cell.
 
     Two records in the same second (a handover, a call on one cell while data goes through
     another) would otherwise come in whatever order a backend happens to produce, and window
     results (lag, running sums) would differ between DuckDB and Spark and between runs; the cell
-    rank makes the order total. One integer is one sort key instead of two, and one LAG (LEAD) of
-    it brings the neighbour's time and cell at once: what the glitch check reads, without a window
-    function of its own over every record.
+    key makes the order total. One integer is one sort key instead of two, and one LAG (LEAD) of
+    it brings the neighbour's time and cell at once, and with the cell its place, county and
+    border place (``CellKeys``): what the boundaries and the glitch check read, without a window
+    function of their own over every record.
     """
-    return ((recs.ts_utc_s - origin) << CELL_BITS) | recs.cid
+    return ((recs.ts_utc_s - origin) << keys.bits) | recs.cid
 
 
-def _unpack_time(key: ir.IntegerValue, origin: int) -> ir.IntegerValue:
-    return (key >> CELL_BITS) + origin
+def _unpack_time(key: ir.IntegerValue, keys: CellKeys, origin: int) -> ir.IntegerValue:
+    return (key >> keys.bits) + origin
 
 
-def _unpack_cell(key: ir.IntegerValue) -> ir.IntegerValue:
-    return (key & ((1 << CELL_BITS) - 1)).cast(KEY_TYPE)
+def _unpack_cell(key: ir.IntegerValue, keys: CellKeys) -> ir.IntegerValue:
+    return key & ((1 << keys.bits) - 1)
 
 
-def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int, origin: int) -> ir.Table:
+def mark_boundaries(
+    recs: ir.Table, keys: CellKeys, lookback_s: int, bridge_s: int, origin: int
+) -> ir.Table:
     """The records where a run, a local day or a day group starts or ends.
 
-    ``recs``: sid (subscriber rank), ts_utc_s (none before ``origin``, and less than 2**31 s
-    after it), cid, run_key (``cell_run_keys``). Columns: sid, ts_utc_s, cid, ``day`` (local
-    day), ``pos`` (rank of the record in the subscriber's sequence), ``prev_ts``/``prev_cid`` and
-    ``next_ts``/``next_cid`` (the neighbouring records' times and cells, NULL at the ends), per
-    level of ``stays.LEVEL_KEYS`` ``start_<level>``/``end_<level>`` (a run starts/ends here in the
-    whole sequence), and ``span_start``/``span_end`` (a stretch of records at one place within one
-    local day starts/ends here: what ``spans.day_spans`` reads).
+    ``recs``: sid (subscriber rank), ts_utc_s (none before ``origin``, and less than
+    2**``time_bits(keys)`` s after it), cid (the cell key, ``keys``). Columns: sid, ts_utc_s,
+    ``pos`` (rank of the record in the subscriber's sequence), ``day`` (local day), cid,
+    ``prev_ts``/``prev_cid`` and ``next_ts``/``next_cid`` (the neighbouring records' times and
+    cells, NULL at the ends), per level of ``stays.LEVEL_KEYS`` ``start_<level>``/``end_<level>``
+    (a run starts/ends here in the whole sequence), and ``span_start``/``span_end`` (a stretch of
+    records at one place within one local day starts/ends here: what ``spans.day_spans`` reads).
     """
-    recs = recs.select("sid", "run_key", tc=_time_cell(recs, origin))
+    recs = recs.select("sid", tc=_time_cell(recs, keys, origin))
     w = ibis.window(group_by=recs.sid, order_by=recs.tc)
     t = recs.mutate(
         pos=ibis.row_number().over(w),
         prev_tc=recs.tc.lag().over(w),
         next_tc=recs.tc.lead().over(w),
-        prev_key=recs.run_key.lag().over(w),
-        next_key=recs.run_key.lead().over(w),
     )
     t = t.mutate(
-        ts_utc_s=_unpack_time(t.tc, origin),
-        cid=_unpack_cell(t.tc),
-        prev_ts=_unpack_time(t.prev_tc, origin),
-        next_ts=_unpack_time(t.next_tc, origin),
+        ts_utc_s=_unpack_time(t.tc, keys, origin),
+        prev_ts=_unpack_time(t.prev_tc, keys, origin),
+        next_ts=_unpack_time(t.next_tc, keys, origin),
     )
     ts = t.ts_utc_s
     # The local midnight that starts the record's day, in UTC seconds. This and the filter
@@ -130,9 +110,10 @@ def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int, origin: int)
     # first or last record (the bounds of the day's own group too, where it has no lookback
     # records), and where the next days' groups, for which this record is lookback, start. Such a
     # group ends where the record's own day does, or later: a day's last record covers it.
+    some = keys.mask("any")
     keep = [
-        t.run_key != t.prev_key,
-        t.run_key != t.next_key,
+        ((t.tc ^ t.prev_tc) & some) != 0,
+        ((t.tc ^ t.next_tc) & some) != 0,
         (t.ts_utc_s - t.prev_ts) > bridge_s,
         (t.next_ts - t.ts_utc_s) > bridge_s,
         first | (t.prev_ts < t.midnight),
@@ -152,20 +133,21 @@ def mark_boundaries(recs: ir.Table, lookback_s: int, bridge_s: int, origin: int)
     long_after = (t.next_ts - t.ts_utc_s) > bridge_s
 
     def changed(level: str, neighbour: ir.IntegerValue) -> ir.BooleanValue:
-        return (_level_bits(t.run_key, level) != _level_bits(neighbour, level)).fill_null(True)
+        return (((t.tc ^ neighbour) & keys.mask(level)) != 0).fill_null(True)
 
     return t.mutate(
         day=local_day(t.ts_utc_s),
         **{
-            f"start_{level}": first | long_before | changed(level, t.prev_key)
+            f"start_{level}": first | long_before | changed(level, t.prev_tc)
             for level in LEVEL_KEYS
         },
-        **{f"end_{level}": last | long_after | changed(level, t.next_key) for level in LEVEL_KEYS},
-        span_start=first | (t.prev_ts < t.midnight) | changed("span", t.prev_key),
-        span_end=last | (t.next_ts >= t.midnight + SECONDS_PER_DAY) | changed("span", t.next_key),
-        prev_cid=_unpack_cell(t.prev_tc),
-        next_cid=_unpack_cell(t.next_tc),
-    ).drop("prev_key", "next_key", "run_key", "midnight", "tc", "prev_tc", "next_tc")
+        **{f"end_{level}": last | long_after | changed(level, t.next_tc) for level in LEVEL_KEYS},
+        span_start=first | (t.prev_ts < t.midnight) | changed("span", t.prev_tc),
+        span_end=last | (t.next_ts >= t.midnight + SECONDS_PER_DAY) | changed("span", t.next_tc),
+        cid=_unpack_cell(t.tc, keys),
+        prev_cid=_unpack_cell(t.prev_tc, keys),
+        next_cid=_unpack_cell(t.next_tc, keys),
+    ).drop("midnight", "tc", "prev_tc", "next_tc")
 
 
 def group_points(marked: ir.Table, days: list[int], lookback_s: int) -> ir.Table:

@@ -20,10 +20,11 @@ import ibis
 
 from episignal.atomic_file import replacing
 from episignal.engine.backend import EngineConfig, OnStep, connect, no_step, query_percent
-from episignal.engine.boundaries import SID_SPAN, cell_run_keys, group_points, mark_boundaries
+from episignal.engine.boundaries import SID_SPAN, group_points, mark_boundaries, time_bits
 from episignal.engine.io import kept_tables, partition_rows, read_parquet, write_parquet_by
 from episignal.engine.params import CleanParams, StayParams
 from episignal.engine.records import (
+    CellKeys,
     county_codes,
     keyed_cells,
     place_codes,
@@ -37,7 +38,7 @@ from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 from episignal.lake import Partition, VersionedDataset
 from episignal.layout import Layout
 
-ENGINE_VERSION = "8"  # bump when a change to the algorithm must recompute stored days
+ENGINE_VERSION = "9"  # bump when a change to the algorithm must recompute stored days
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -143,14 +144,17 @@ def process_days(
         spans_ds.change() as spans_stage,
         kept_tables(con) as keep_call,
     ):
-        cell_table = keep_call(keyed_cells(read_parquet(con, cells.files())))
+        keyed = keep_call(keyed_cells(read_parquet(con, cells.files())))
+        keys = CellKeys.of(con, keyed)
+        cell_table = keep_call(keys.with_cid(keyed))
         for day in empty:
             part = (("local_date", day.isoformat()),)
             stays_stage.drop(part)
             spans_stage.drop(part)
             on_day(day, True)
         rows = partition_rows(events, {p for _, needed in with_events for p in needed})
-        for batch in _batches(with_events, rows, params.events_per_query):
+        max_days = _max_days(keys, params)
+        for batch in _batches(with_events, rows, params.events_per_query, max_days):
             files = events.files_of({p for _, needed in batch for p in needed})
             # A batch's tables are dropped once its days are written.
             with kept_tables(con) as keep:
@@ -158,6 +162,7 @@ def process_days(
                     con,
                     read_parquet(con, files),
                     cell_table,
+                    keys,
                     [d for d, _ in batch],
                     params,
                     keep,
@@ -182,10 +187,27 @@ def _dates(partitions: Iterable[Partition]) -> set[str]:
     return {dict(p)["local_date"] for p in partitions}
 
 
+def _max_days(keys: CellKeys, params: ProcessParams) -> int:
+    """The most days one query can span: its records' times since its origin (the first day's
+    lookback) must fit the order key's time bits (``boundaries.time_bits``)."""
+    lookback = math.ceil(params.stay.lookback_hours * 3600)
+    fit = ((1 << max(time_bits(keys), 0)) - lookback) // SECONDS_PER_DAY
+    if fit < 1:
+        raise ValueError(
+            f"the cell registry needs {keys.bits}-bit cell keys: too many to order a day's"
+            " records by time and cell in 63 bits"
+        )
+    return fit
+
+
 def _batches(
-    days: list[tuple[dt.date, list[Partition]]], rows: dict[Partition, int], max_rows: int
+    days: list[tuple[dt.date, list[Partition]]],
+    rows: dict[Partition, int],
+    max_rows: int,
+    max_days: int,
 ) -> Iterator[list[tuple[dt.date, list[Partition]]]]:
-    """Consecutive runs of ``days`` whose partitions hold at most ``max_rows`` events together.
+    """Consecutive runs of ``days`` whose partitions hold at most ``max_rows`` events together,
+    from first day to last at most ``max_days`` days.
 
     A day is never split: one larger than ``max_rows`` is a batch of its own.
     """
@@ -193,7 +215,8 @@ def _batches(
     parts: set[Partition] = set()
     for day, needed in days:
         more = parts | set(needed)
-        if batch and sum(rows[p] for p in more) > max_rows:
+        too_long = batch and (day - batch[0][0]).days >= max_days
+        if too_long or (batch and sum(rows[p] for p in more) > max_rows):
             yield batch
             batch, more = [], set(needed)
         batch.append((day, needed))
@@ -206,6 +229,7 @@ def days_outputs(
     con: ibis.BaseBackend,
     events: ibis.Table,
     cells: ibis.Table,
+    keys: CellKeys,
     days: list[dt.date],
     params: ProcessParams,
     keep: Callable[[ibis.Table], ibis.Table],
@@ -218,7 +242,8 @@ def days_outputs(
     once, each record once, and the fixed cost of a query is paid once (``boundaries``). The sort
     moves integer keys; after it, everything works on the few records where runs, days and groups
     start or end. Group and subscriber share one integer key (``sid = day · SID_SPAN + subscriber
-    rank``). ``cells`` is the keyed registry (``records.keyed_cells``). ``step(name)`` is called
+    rank``). ``cells`` is the keyed registry (``records.keyed_cells``) with its cell keys
+    (``keys.with_cid``); the days span at most ``_max_days``. ``step(name)`` is called
     as each stage that runs a query begins.
     """
     lookback = int(params.stay.lookback_hours * 3600)
@@ -226,12 +251,13 @@ def days_outputs(
     numbers = sorted(epoch_day(d) for d in days)
     lo = local_midnight_utc_s(numbers[0]) - lookback
     hi = local_midnight_utc_s(numbers[-1]) + SECONDS_PER_DAY
+    if hi - lo > 1 << time_bits(keys):
+        raise ValueError(f"{len(numbers)} days span more than one query can order (_max_days)")
     events = events.filter((events.ts_utc_s >= lo) & (events.ts_utc_s < hi))
     step("numbering subscribers")
     subscribers = subscriber_keys(con, events, keep)
-    run_keys = keep(cell_run_keys(cells))
     step("sorting records")
-    marked = mark_boundaries(record_keys(events, run_keys, subscribers), lookback, bridge_s, lo)
+    marked = mark_boundaries(record_keys(events, cells, subscribers), keys, lookback, bridge_s, lo)
     marked = keep(with_places(marked, cells))
     step("change points")
     points = keep(group_points(marked, numbers, lookback))
