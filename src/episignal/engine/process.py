@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import ibis
 
@@ -158,7 +159,7 @@ def process_days(
             files = events.files_of({p for _, needed in batch for p in needed})
             # A batch's tables are dropped once its days are written.
             with kept_tables(con) as keep:
-                stays_t, spans_t = days_outputs(
+                outputs = days_outputs(
                     con,
                     read_parquet(con, files),
                     cell_table,
@@ -169,12 +170,12 @@ def process_days(
                     step,
                 )
                 step("stays and spans")
-                for table, stage in ((stays_t, stays_stage), (spans_t, spans_stage)):
+                for table, stage in ((outputs.stays, stays_stage), (outputs.spans, spans_stage)):
                     dirs = {
                         epoch_day(d): stage.partition_dir((("local_date", d.isoformat()),))
                         for d, _ in batch
                     }
-                    write_parquet_by(con, table, "day", dirs)
+                    write_parquet_by(con, table, "day", dirs, outputs.names)
             for day, _ in batch:
                 on_day(day, True)
     state.update({d.isoformat(): fp for d, fp, _ in todo})
@@ -225,6 +226,15 @@ def _batches(
         yield batch
 
 
+class DayOutputs(NamedTuple):
+    """A batch's outputs, their subscribers as ranks (``rank``): the text of each is joined on
+    when written (``names``, through ``io.write_parquet_by``)."""
+
+    stays: ibis.Table  # day, rank, place, arrival_utc_s, departure_utc_s, n_records, level
+    spans: ibis.Table  # day, rank, place, first_utc_s, last_utc_s, n_records
+    names: ibis.Table  # rank, subscriber
+
+
 def days_outputs(
     con: ibis.BaseBackend,
     events: ibis.Table,
@@ -234,8 +244,8 @@ def days_outputs(
     params: ProcessParams,
     keep: Callable[[ibis.Table], ibis.Table],
     step: Callable[[str], None] = lambda _name: None,
-) -> tuple[ibis.Table, ibis.Table]:
-    """(stays, spans) of several local days, each with a ``day`` column (epoch day number).
+) -> DayOutputs:
+    """The stays and spans of several local days, each with a ``day`` column (epoch day number).
 
     Each day is computed as its own group — the day's events plus the ``lookback_hours`` before
     it — so the result is exactly what one query per day would give; but the records are sorted
@@ -273,18 +283,16 @@ def days_outputs(
     )
     out = out.mutate(day=out.sid // SID_SPAN, rank=out.sid % SID_SPAN)
     out = out.filter(out.departure_utc_s >= out.day * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S)
-    keyed = subscribers.rename(rank="sid")
     own = marked.filter(marked.day.isin(numbers))
     spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid)).rename(place="pid")
     spans = _named_places(spans, codes["place"])
     spans = spans.mutate(day=spans.sid // SID_SPAN, rank=spans.sid % SID_SPAN)
-    return (
-        out.join(keyed, "rank").select(
-            "day", "subscriber", "place", "arrival_utc_s", "departure_utc_s", "n_records", "level"
+    return DayOutputs(
+        out.select(
+            "day", "rank", "place", "arrival_utc_s", "departure_utc_s", "n_records", "level"
         ),
-        spans.join(keyed, "rank").select(
-            "day", "subscriber", "place", "first_utc_s", "last_utc_s", "n_records"
-        ),
+        spans.select("day", "rank", "place", "first_utc_s", "last_utc_s", "n_records"),
+        subscribers.select(rank="sid", subscriber="subscriber"),
     )
 
 
