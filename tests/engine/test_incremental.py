@@ -29,15 +29,20 @@ def _stays(data: Path) -> list[tuple]:
     ).fetchall()
 
 
+def _twins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """Two data directories with the same events, under one pseudonym key (same subscribers)."""
+    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "22" * 32)
+    twins = tmp_path / "a" / "data", tmp_path / "b" / "data"
+    for data in twins:
+        data.parent.mkdir()
+        ingest(data, TIMELINE)
+    return twins
+
+
 def test_day_by_day_processing_equals_a_backfill(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "22" * 32)  # same subscribers in both
-    backfill, daily = tmp_path / "a" / "data", tmp_path / "b" / "data"
-    backfill.parent.mkdir()
-    daily.parent.mkdir()
-    for data in (backfill, daily):
-        ingest(data, TIMELINE)
+    backfill, daily = _twins(tmp_path, monkeypatch)
     days = event_days(backfill)
     process_days(backfill, days)
     for day in days:
@@ -70,11 +75,7 @@ def _spans(data: Path) -> list[tuple]:
 def test_results_do_not_depend_on_how_many_days_one_query_computes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "33" * 32)
-    together, apart = tmp_path / "a" / "data", tmp_path / "b" / "data"
-    for data in (together, apart):
-        data.parent.mkdir()
-        ingest(data, TIMELINE)
+    together, apart = _twins(tmp_path, monkeypatch)
     days = event_days(together)
     process_days(together, days)
     process_days(apart, days, params=ProcessParams(events_per_query=1))  # a query per day
@@ -115,11 +116,7 @@ def test_days_too_far_apart_for_one_querys_time_key_go_in_separate_queries(
 ) -> None:
     """A record's order key holds its time since the query's start in the bits the cell key
     leaves (``boundaries.time_bits``): a backfill of years on a large registry must be split."""
-    monkeypatch.setenv("EPISIGNAL_PSEUDONYM_KEY", "44" * 32)
-    together, apart = tmp_path / "a" / "data", tmp_path / "b" / "data"
-    for data in (together, apart):
-        data.parent.mkdir()
-        ingest(data, TIMELINE)
+    together, apart = _twins(tmp_path, monkeypatch)
     days = event_days(together)
     process_days(together, days)
     # 2**17 s: one day and its 12 hours of lookback fit, two days do not.

@@ -58,7 +58,7 @@ def write_parquet_by(
     expr: ir.Table,
     column: str,
     directories: dict[object, Path],
-    names: ir.Table | None = None,
+    names: ir.Table | pa.Table | None = None,
 ) -> None:
     """Write the rows of ``expr`` whose ``column`` is each key of ``directories`` (``column``
     dropped) as Parquet files ``part-NNNN.parquet`` in that key's directory; a key without rows
@@ -69,8 +69,8 @@ def write_parquet_by(
     On Spark one job writes every key's rows (``partitionBy``), each task its own files, on the
     storage the executors share: no key's rows go through one task.
 
-    ``names`` (rank, name), ranks 0 … n − 1: ``expr``'s column ``rank`` is written as the name
-    of that rank, in its place (``_named``).
+    ``names`` (rank, name), ranks 0 … n − 1, or what ``rank_names`` made of it for several
+    writes: ``expr``'s column ``rank`` is written as the name of that rank, in its place.
     """
     if con.name == "pyspark":
         if names is not None:
@@ -80,7 +80,7 @@ def write_parquet_by(
         return
     table = to_arrow(con, expr)
     if names is not None:
-        table = _named(table, to_arrow(con, names.order_by(names.columns[0])))
+        table = _named(table, rank_names(con, names))
     keys = table[column]
     rest = table.drop_columns([column])
     # Keys as the data's own Arrow scalars: converting a Python value to Arrow makes pyarrow
@@ -98,18 +98,26 @@ def write_parquet_by(
         list(pool.map(write, directories.keys(), directories.values()))
 
 
-def _named(table: pa.Table, names: pa.Table) -> pa.Table:
-    """``table`` with its column named like ``names``' first (a rank) replaced by the name of
-    that rank (``names``' second column, by rank from 0).
-
-    A take by position: DuckDB would join the names on (it puts the hash table on the side it
-    thinks smaller, and misjudges a query's output), at about a second of CPU per 3 M rows.
-    """
-    rank, name = names.column_names
+def rank_names(con: ibis.BaseBackend, names: ir.Table | pa.Table) -> ir.Table | pa.Table:
+    """``names`` (rank, name) as ``write_parquet_by`` uses them, made once for several writes:
+    on DuckDB fetched in rank order and taken by position (DuckDB would join them on, putting
+    its hash table on the side it thinks smaller and misjudging a query's output: about a second
+    of CPU per 3 M rows); on Spark the table itself, joined on each write."""
+    if con.name == "pyspark" or isinstance(names, pa.Table):
+        return names
+    rank = names.columns[0]
+    fetched = to_arrow(con, names.order_by(rank))
     # Distinct ranks in order, from 0 to n − 1: no gaps.
-    n, ranks = names.num_rows, names[rank]
+    n, ranks = fetched.num_rows, fetched[rank]
     if n and (ranks[0].as_py() != 0 or ranks[n - 1].as_py() != n - 1):
         raise ValueError(f"{rank} must number the names from 0 without gaps")
+    return fetched
+
+
+def _named(table: pa.Table, names: pa.Table) -> pa.Table:
+    """``table`` with its column named like ``names``' first (a rank) replaced by the name of
+    that rank (``names``' second column, by rank from 0: ``rank_names``)."""
+    rank, name = names.column_names
     i = table.column_names.index(rank)
     taken = names[name].combine_chunks().take(table[rank])
     return table.set_column(i, pa.field(name, taken.type), taken)

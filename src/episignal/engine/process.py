@@ -22,7 +22,13 @@ import ibis
 from episignal.atomic_file import replacing
 from episignal.engine.backend import EngineConfig, OnStep, connect, no_step, query_percent
 from episignal.engine.boundaries import SID_SPAN, group_points, mark_boundaries, time_bits
-from episignal.engine.io import kept_tables, partition_rows, read_parquet, write_parquet_by
+from episignal.engine.io import (
+    kept_tables,
+    partition_rows,
+    rank_names,
+    read_parquet,
+    write_parquet_by,
+)
 from episignal.engine.params import CleanParams, StayParams
 from episignal.engine.records import (
     CellKeys,
@@ -170,12 +176,13 @@ def process_days(
                     step,
                 )
                 step("stays and spans")
+                names = rank_names(con, outputs.names)  # once for both outputs
                 for table, stage in ((outputs.stays, stays_stage), (outputs.spans, spans_stage)):
                     dirs = {
                         epoch_day(d): stage.partition_dir((("local_date", d.isoformat()),))
                         for d, _ in batch
                     }
-                    write_parquet_by(con, table, "day", dirs, outputs.names)
+                    write_parquet_by(con, table, "day", dirs, names)
             for day, _ in batch:
                 on_day(day, True)
     state.update({d.isoformat(): fp for d, fp, _ in todo})

@@ -24,8 +24,9 @@ import pyarrow.compute as pc
 
 from episignal.engine.io import from_arrow, to_arrow
 
-# Subscriber and cell ranks are 32-bit: the one sort of the records compares and moves narrower
-# keys (a quarter less work than with 64-bit ones), and two billion subscribers or cells is plenty.
+# Subscriber, place and county ranks are 32-bit: the one sort of the records compares and moves
+# narrower keys (a quarter less work than with 64-bit ones), and two billion is plenty. A cell's
+# key is 64-bit: it holds bit fields (``CellKeys``).
 KEY_TYPE = "int32"
 # Characters of the pseudonym that bucket subscribers for their numbering (``subscriber_keys``).
 BUCKET_CHARS = 3
