@@ -58,6 +58,7 @@ class Names:
     subscribers: pa.Array  # pseudonym by subscriber_rank
     cell_ids: pa.Array  # cell_id by cell_idx
     carriers: Sequence[str]  # carrier (partition value) by carrier_idx
+    carrier_of_cell: np.ndarray  # carrier_idx by cell_idx
 
 
 @dataclass(frozen=True, order=True)
@@ -85,12 +86,14 @@ def day_groups(rows_per_day: dict[int, int], max_rows: int) -> list[list[int]]:
 
 
 def _sorted_rows(con: ibis.BaseBackend, keyed: ir.Table, days: list[int]) -> pa.Table:
-    """The keyed rows of the given (consecutive) local days, in sort-key order, file last."""
+    """The keyed rows of the given (consecutive) local days in sort-key order: the event's keys
+    and the file, not the day and carrier the order starts with (functions of the time and the
+    cell, cheaper to compute again than to carry through the result)."""
     start_s = days[0] * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
     end_s = (days[-1] + 1) * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
     # A time range rather than the day column: DuckDB filters the scan before computing anything.
     rows = keyed.filter((keyed.ts_utc_s >= start_s) & (keyed.ts_utc_s < end_s))
-    ordered = rows.order_by(list(_SORT_KEYS))
+    ordered = rows.order_by(list(_SORT_KEYS)).select(*_EVENT_KEYS, "file_id")
     # Row-group-sized batches: DuckDB writes a partition's batches to Parquet in parallel.
     table = con.to_pyarrow(ordered)
     return pa.Table.from_batches(table.to_batches(max_chunksize=_BATCH_ROWS), table.schema)
@@ -149,7 +152,8 @@ def sorted_partitions(
     for days in day_groups(rows_per_day, ROWS_PER_SORT):
         rows = _sorted_rows(con, keyed, days)
         rows = rows.append_column("keep", pa.array(_first_of_runs(rows)))
-        day, carrier = _column(rows, "local_day"), _column(rows, "carrier_idx")
+        day = (_column(rows, "ts_utc_s") + LOCAL_UTC_OFFSET_S) // SECONDS_PER_DAY
+        carrier = names.carrier_of_cell[_column(rows, "cell_idx")]
         starts = np.flatnonzero((day[1:] != day[:-1]) | (carrier[1:] != carrier[:-1])) + 1
         bounds = [0, *starts.tolist(), rows.num_rows]
         for start, end in itertools.pairwise(bounds):

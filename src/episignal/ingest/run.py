@@ -23,7 +23,9 @@ import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from episignal.engine.backend import OnStep, duckdb_connection, no_step, query_percent
 from episignal.ingest.cells import CellsReport, ingest_cells
@@ -44,7 +46,7 @@ from episignal.ingest.partitions import (
 from episignal.ingest.scratch import Scratch, remove_abandoned
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
-from episignal.privacy.pseudonym import load_key, pseudonymise
+from episignal.privacy.pseudonym import load_key, pseudonymise_all
 
 # A delimiter that never occurs in text exports, so that the CSV reader hands us whole lines and
 # field splitting (and counting) stays ours: a wrong field count is quarantined, not an error.
@@ -309,14 +311,17 @@ def _pseudonyms(con: ibis.BaseBackend, accepted: ir.Table, key: bytes) -> tuple[
     Hashed in Python once per number (not per row). The rank orders subscribers like their
     pseudonyms: sorting on it is cheaper than on text, and the text is only attached when written.
     """
-    numbers = con.to_pyarrow(accepted.select("e164").distinct())["e164"].to_pylist()
-    pairs = sorted((pseudonymise(str(n), key), n) for n in numbers)
+    numbers = con.to_pyarrow(accepted.select("e164").distinct())["e164"]
+    names = pa.array(pseudonymise_all(map(str, numbers.to_pylist()), key), pa.string())
+    order = pc.sort_indices(names)  # pseudonyms are distinct: no ties
     ranks = pa.table(
-        {"e164": [n for _, n in pairs], "subscriber_rank": range(len(pairs))},
-        schema=pa.schema([("e164", pa.int64()), ("subscriber_rank", pa.int32())]),
+        {
+            "e164": numbers.take(order),
+            "subscriber_rank": pa.array(np.arange(len(names), dtype=np.int32)),
+        }
     )
     table = con.create_table(f"pseudonyms_{uuid.uuid4().hex[:8]}", ibis.memtable(ranks), temp=True)
-    return table, pa.array([p for p, _ in pairs], pa.string())
+    return table, names.take(order)
 
 
 def _registry_names(
@@ -524,7 +529,7 @@ def _ingest_files(
     rows_per_day = Counter[int]()
     for key, n in rows_per_key.items():
         rows_per_day[key.day] += n
-    names = Names(subscribers, cell_ids, carriers)
+    names = Names(subscribers, cell_ids, carriers, np.array(carrier_of_cell, np.int32))
     events = VersionedDataset(layout.events)
     stored = {k: events.files_of([k.partition]) for k in keys}
     stored_of_day: dict[int, list[Path]] = {}
