@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from episignal.evaluation.errors import cause_counts, classify_errors
+from episignal.evaluation.errors import border_odds, cause_counts, classify_errors
 
 H = 3600
 WINDOW = (0, 14 * 24 * H)
@@ -19,12 +19,14 @@ def _pairs(rows: list[tuple[str, str]]) -> pa.Table:
     return pa.table({"subscriber": [r[0] for r in rows], "place_code": [r[1] for r in rows]})
 
 
-def _records(rows: list[tuple[str, int, str]]) -> pa.Table:
+def _records(rows: list[tuple[str, int, str] | tuple[str, int, str, str]]) -> pa.Table:
+    """(subscriber, ts, place[, alt]): a fourth value is a border cell's other place."""
     return pa.table(
         {
             "subscriber": [r[0] for r in rows],
             "ts_utc_s": pa.array([r[1] for r in rows], pa.int64()),
             "place_code": [r[2] for r in rows],
+            "alt_place": [r[3] if len(r) > 3 else "" for r in rows],
         }
     )
 
@@ -34,6 +36,7 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
     stays = _stays(
         [
             ("home-only", "A", 0, 14 * day),  # never left A; A's neighbour B's cell serves home
+            ("by-border", "A", 0, 14 * day),  # never left A; B's border cell reaching into A
             ("visitor", "A", 0, 5 * day),
             ("visitor", "C", 5 * day, 5 * day + 2 * H),  # 2 h in C: too short
             ("visitor", "D", 5 * day + 2 * H, 5 * day + 5 * H + 30 * 60),  # 3.5 h: near
@@ -44,13 +47,22 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
         ]
     )
     truth = _pairs(
-        [("home-only", "A"), ("visitor", "A"), ("visitor", "E"), ("visitor", "G"), ("visitor", "K")]
+        [
+            ("home-only", "A"),
+            ("by-border", "A"),
+            ("visitor", "A"),
+            ("visitor", "E"),
+            ("visitor", "G"),
+            ("visitor", "K"),
+        ]
     )
     listed = _pairs(
         [
             ("home-only", "A"),
             ("home-only", "B"),  # records on B's cells
             ("home-only", "Z"),  # no record on Z's cells at all
+            ("by-border", "A"),
+            ("by-border", "B"),  # records on B's border cells whose other side is A
             ("visitor", "A"),
             ("visitor", "C"),
             ("visitor", "D"),
@@ -58,18 +70,26 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
     )
     records = _records(
         [("home-only", 10 * H, "B"), ("home-only", 11 * H, "A")]
+        # one of home-only's B records is on a border cell, but towards C: not ambiguous with A
+        + [("home-only", 12 * H, "B", "C")]
+        + [("by-border", k * H, "B", "A") for k in range(1, 9)]
         + [("visitor", 6 * day + k * H, "F") for k in range(1, 9)]
         + [("visitor", 7 * day + k * H, "G") for k in range(1, 9)]
         + [("visitor", 8 * day + k * 30 * 60, "K") for k in range(1, 8)]
     )
     false_places, missed = classify_errors(stays, truth, listed, records, WINDOW, hours=4.0)
-    got_false = dict(zip(false_places.place_code, false_places.cause, strict=True))
+    got_false = dict(
+        zip(
+            false_places.subscriber + "/" + false_places.place_code, false_places.cause, strict=True
+        )
+    )
     got_missed = dict(zip(missed.place_code, missed.cause, strict=True))
     assert got_false == {
-        "B": "records_there",
-        "Z": "never_there",
-        "C": "short_visit",
-        "D": "near_threshold",
+        "home-only/B": "records_there",
+        "home-only/Z": "never_there",
+        "by-border/B": "border_records_there",
+        "visitor/C": "short_visit",
+        "visitor/D": "near_threshold",
     }
     assert got_missed == {"E": "records_elsewhere", "G": "missed", "K": "near_threshold"}
     assert cause_counts(false_places, missed)["missed"] == {
@@ -77,3 +97,26 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
         "near_threshold": 1,
         "records_elsewhere": 1,
     }
+
+
+def test_border_odds_count_where_subscribers_seen_only_on_border_cells_truly_were() -> None:
+    day = 24 * H
+    stays = _stays(
+        [
+            ("home-in-A", "A", 0, 14 * day),
+            ("home-in-B", "B", 0, 14 * day),
+            ("mixed", "A", 0, 14 * day),
+        ]
+    )
+    records = _records(
+        # lives in A, phone always on B's border cell towards A: its cell's alternate
+        [("home-in-A", k * H, "B", "A") for k in range(1, 4)]
+        # lives in B on the same cell: its own place; one record on a cell towards C
+        + [("home-in-B", k * H, "B", "A") for k in range(1, 6)]
+        + [("home-in-B", 7 * H, "C", "B")]
+        # seen on an interior cell once: it has an anchor, so it is not counted at all
+        + [("mixed", H, "B", "A"), ("mixed", 2 * H, "A")]
+        # outside the window: not counted
+        + [("home-in-A", 15 * day, "B", "A")]
+    )
+    assert border_odds(stays, records, WINDOW) == {"own": 5, "alt": 4, "other": 0}

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from episignal.cli_common import DEFAULT_DATA, DataDirOption, console, fail, output_file
-from episignal.evaluation.errors import cause_counts, classify_errors
+from episignal.evaluation.errors import border_odds, cause_counts, classify_errors
 from episignal.evaluation.metrics import HARD_GROUPS, EvaluationReport, evaluate
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
@@ -55,7 +55,7 @@ def load_truth(data: Path, date: dt.date, days: int, hours: float) -> Truth:
 
 
 def load_records(data: Path, window: tuple[int, int]) -> pa.Table:
-    """(subscriber, ts_utc_s, place_code) of the ingested events in the window."""
+    """(subscriber, ts_utc_s, place_code, alt_place) of the ingested events in the window."""
     layout = Layout(data)
     events = [str(f) for f in VersionedDataset(layout.events).files()]
     cells = [str(f) for f in VersionedDataset(layout.cells).files()]
@@ -63,8 +63,13 @@ def load_records(data: Path, window: tuple[int, int]) -> pa.Table:
     try:
         e = con.read_parquet(events).select("subscriber, ts_utc_s, cell_id")
         e = e.filter(f"ts_utc_s >= {int(window[0])} and ts_utc_s < {int(window[1])}")
-        c = con.read_parquet(cells).select("cell_id, place_code")
-        return e.join(c, "cell_id").select("subscriber, ts_utc_s, place_code").arrow().read_all()
+        c = con.read_parquet(cells).select("cell_id, place_code, alt_place")
+        return (
+            e.join(c, "cell_id")
+            .select("subscriber, ts_utc_s, place_code, alt_place")
+            .arrow()
+            .read_all()
+        )
     finally:
         con.close()
 
@@ -78,6 +83,17 @@ def render_causes(causes: dict[str, dict[str, dict[str, int]]]) -> Table:
             for cause, n in counts.items():
                 table.add_row(rule, kind, cause, f"{n:,}")
     return table
+
+
+def render_odds(odds: dict[str, int]) -> str:
+    total = sum(odds.values())
+    if not total:
+        return "no subscriber was seen on border cells only"
+    own, alt = odds["own"] / total, odds["alt"] / total
+    return (
+        f"subscribers seen on border cells only: {total:,} records, {own:.1%} truly in the "
+        f"cell's own place, {alt:.1%} in its alternate (the odds behind border_records_there)"
+    )
 
 
 def render(report: EvaluationReport) -> Table:
@@ -167,9 +183,17 @@ def evaluate_cmd(
                 hours,
             )
             causes[rule] = cause_counts(false_places, missed)
-    report.context = {"date": day.isoformat(), "days": days, "hours": hours, "causes": causes}
+        odds = border_odds(truth.stays, records, window)
+    report.context = {
+        "date": day.isoformat(),
+        "days": days,
+        "hours": hours,
+        "causes": causes,
+        "border_odds": odds,
+    }
     console.print(render(report))
     console.print(render_causes(causes))
+    console.print(render_odds(odds))
     if json_out is not None:
         with output_file(json_out) as tmp:
             tmp.write_text(json.dumps(report.as_json(), indent=2) + "\n")

@@ -4,8 +4,12 @@ Each wrong (subscriber, place) pair of a rule is put in one class, so that an an
 errors the signaling itself points to (no rule can avoid them) from errors of the rule:
 
 False places (listed, not true):
-- ``records_there``: no true stay in the place, yet the subscriber's records are on its cells
-  (a neighbour city's cell serving someone who never crossed the boundary);
+- ``border_records_there``: no true stay in the place, and every record on its cells was on a
+  border cell whose other side is where the subscriber truly was: a neighbour city's border cell
+  serving someone who never crossed the boundary. A rule can only put such records on one side
+  or the other by the odds (``border_odds``);
+- ``records_there``: no true stay in the place, yet records on its cells say the subscriber was
+  there without that ambiguity (an interior cell, or a border cell of some third place);
 - ``never_there``: no true stay and no record on its cells: the rule moved records there;
 - ``short_visit``: a true stay shorter than ``hours - margin``, counted as long enough;
 - ``near_threshold``: a true stay within ``margin`` below the threshold.
@@ -38,7 +42,8 @@ def classify_errors(
 
     truth_stays: (subscriber, place_code, arrival_utc_s, departure_utc_s) of the true stays;
     truth_pairs and listed: (subscriber, place_code); records: (subscriber, ts_utc_s, place_code)
-    of the subscribers' events, each on its cell's place; window: [start, end) in UTC seconds.
+    of the subscribers' events, each on its cell's place, and ``alt_place``, the other place of a
+    border cell ("" or NULL for other cells); window: [start, end) in UTC seconds.
     """
     con = duckdb.connect()
     try:
@@ -58,12 +63,20 @@ def classify_errors(
             with wrong as (select subscriber, place_code from listed
                            except select subscriber, place_code from truth),
                  longest as ({longest}),
-                 seen as (select distinct subscriber, place_code from recs
-                          where ts_utc_s >= {lo} and ts_utc_s < {hi})
+                 -- every record of a wrong pair on the place's cells: is it a border cell
+                 -- whose other side is where the subscriber truly was at that moment?
+                 seen as (select r.subscriber, r.place_code,
+                                 bool_and(coalesce(r.alt_place = t.place_code, false)) as ambiguous
+                          from recs r semi join wrong w using (subscriber, place_code)
+                          left join stays t on t.subscriber = r.subscriber
+                              and r.ts_utc_s >= t.arrival_utc_s and r.ts_utc_s < t.departure_utc_s
+                          where r.ts_utc_s >= {lo} and r.ts_utc_s < {hi}
+                          group by all)
             select w.subscriber, w.place_code,
                    case when l.longest is not null and l.longest >= {threshold_s - margin_s}
                             then 'near_threshold'
                         when l.longest is not null then 'short_visit'
+                        when s.ambiguous then 'border_records_there'
                         when s.place_code is not null then 'records_there'
                         else 'never_there' end as cause
             from wrong w
@@ -105,3 +118,40 @@ def cause_counts(false_places: pd.DataFrame, missed: pd.DataFrame) -> dict[str, 
         "false": false_places["cause"].value_counts().sort_index().to_dict(),
         "missed": missed["cause"].value_counts().sort_index().to_dict(),
     }
+
+
+def border_odds(
+    truth_stays: pa.Table, records: pa.Table, window: tuple[int, int]
+) -> dict[str, int]:
+    """Where subscribers seen only on border cells truly were, record by record.
+
+    A subscriber whose every record in the window is on border cells gives a rule nothing
+    unambiguous to anchor on: each record is in its cell's own place or in the cell's ``alt_place``,
+    and a rule can only bet. These counts are the odds of that bet on this data: records truly in
+    the cell's own place (``own``), in its alternate (``alt``), elsewhere (``other``: a third
+    place, or no true stay then). A rule that takes the own side wins ``own`` of them.
+    """
+    con = duckdb.connect()
+    try:
+        con.register("stays", truth_stays)
+        con.register("recs", records)
+        lo, hi = window
+        rows = con.sql(
+            f"""
+            with w as (select * from recs where ts_utc_s >= {lo} and ts_utc_s < {hi}),
+                 only_border as (select subscriber from w group by subscriber
+                                 having bool_and(coalesce(alt_place, '') <> ''))
+            select case when t.place_code = w.place_code then 'own'
+                        when t.place_code = w.alt_place then 'alt'
+                        else 'other' end as side,
+                   count(*) as n
+            from w semi join only_border using (subscriber)
+            left join stays t on t.subscriber = w.subscriber
+                and w.ts_utc_s >= t.arrival_utc_s and w.ts_utc_s < t.departure_utc_s
+            group by all"""
+        ).fetchall()
+    finally:
+        con.close()
+    counts = {"own": 0, "alt": 0, "other": 0}
+    counts.update({side: int(n) for side, n in rows})
+    return counts
