@@ -14,7 +14,7 @@ from episignal.engine.process import ProcessParams, process_days
 from episignal.lake import VersionedDataset
 from episignal.layout import Layout
 from episignal.privacy.pseudonym import Pseudonymiser
-from tests.core_world import DAY0, HUANGGANG, WUHAN, at, every, ingest
+from tests.core_world import BEIJING, DAY0, HUANGGANG, WUHAN, at, every, ingest
 
 NUMBER = "+8613800138000"
 # Wuhan until 07:00; four silent hours; records in Huanggang 11:00-13:40; forty silent minutes;
@@ -86,3 +86,26 @@ def test_the_credit_is_the_cap_whatever_the_silence_beyond_it(
     # minutes after Huanggang (twenty) is under every cap.
     assert stays[WUHAN][0][1] == at(0, "07:00") + credit
     assert stays[HUANGGANG] == [(at(0, "11:00") - credit, at(0, "14:00"))]
+
+
+def test_a_stay_that_ends_before_midnight_is_credited_the_silence_up_to_the_next_days_record(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    # Beijing 19:00-22:30, three silent hours across midnight, Huanggang from 01:30 the next day.
+    evening = {
+        NUMBER: every(at(0, "19:00"), at(0, "22:30"), "46000-5-1")
+        + every(at(1, "01:30"), at(1, "06:00"), "46000-4-1")
+    }
+    ingest(data, evening)
+    me = Pseudonymiser.for_data_dir(data)(NUMBER)
+    both_days = itineraries_for_date(data, DAY0 + dt.timedelta(days=1), days=2, hours=4)
+    mine = {r["place_code"]: r for r in both_days.to_pylist() if r["subscriber"] == me}
+    # Half of the three hours is an hour and a half, capped to one: Beijing 19:00-23:30, 4.5 h,
+    # though only the next day's records show where the silence ends. Huanggang gets its hour.
+    assert mine[BEIJING]["last_departure"] == at(0, "23:30")
+    assert mine[BEIJING]["first_arrival"] == at(0, "19:00")
+    assert mine[HUANGGANG]["first_arrival"] == at(1, "00:30")
+    # The day alone (one day's lag: the next day's records are not in yet) cannot credit it.
+    first_day = itineraries_for_date(data, DAY0, days=1, hours=4)
+    assert BEIJING not in {r["place_code"] for r in first_day.to_pylist() if r["subscriber"] == me}

@@ -45,7 +45,7 @@ from episignal.ingest.events import LOCAL_UTC_OFFSET_S
 from episignal.lake import Partition, VersionedDataset
 from episignal.layout import Layout
 
-ENGINE_VERSION = "9"  # bump when a change to the algorithm must recompute stored days
+ENGINE_VERSION = "10"  # bump when a change to the algorithm must recompute stored days
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -289,7 +289,11 @@ def days_outputs(
         ]
     )
     out = out.mutate(day=out.sid // SID_SPAN, rank=out.sid % SID_SPAN)
-    out = out.filter(out.departure_utc_s >= out.day * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S)
+    # A day holds the stays that reach into it, and the last stay before its midnight when the
+    # record that ends its silence is in the day: only this day's group sees that record, so
+    # only here does that stay get its departure credit (docs/stay-rules.md §3).
+    midnight = out.day * SECONDS_PER_DAY - LOCAL_UTC_OFFSET_S
+    out = out.filter((out.departure_utc_s >= midnight) | (out.silence_end_utc_s >= midnight))
     own = marked.filter(marked.day.isin(numbers))
     spans = day_spans(own.mutate(sid=own.day * SID_SPAN + own.sid)).rename(place="pid")
     spans = _named_places(spans, codes["place"])

@@ -58,7 +58,8 @@ def _relabel(
 
 # A run's place key (a rank among a few thousand codes) fits these bits of a neighbour key.
 _PLACE_BITS = 21
-# The silence after a stay, limited to what its credit can use, fits these bits of its end key.
+# The silence after a stay fits these bits of its end key: it lies within one day's group (the
+# day and its lookback), far shorter than 2**22 seconds (48 days).
 _GAP_BITS = 22
 
 
@@ -122,13 +123,12 @@ def _stays_of_runs(
     )
     starts = t.before.isnull() | (t.before != t.here) | (t.first_ts - t.prev_last > bridge_s)
     ends = t.next_first.isnull() | (t.here != t.after) | (t.next_first - t.last_ts > bridge_s)
-    # The silence after a run matters up to twice the credit (``_attribute``): the run's end
-    # and that silence, so limited, travel in one integer to the stay's first run.
-    gap_limit = 2 * int(params.max_credit_minutes * 60) + 1
-    if gap_limit >= 1 << _GAP_BITS:
-        raise ValueError(
-            f"max_credit_minutes above {((1 << _GAP_BITS) - 2) // 120} is not supported"
-        )
+    # The run's end and the silence after it travel in one integer to the stay's first run. The
+    # silence is kept whole, not only the part the credit uses: where it ends tells whether the
+    # next record is in the group's own day (``silence_end_utc_s``).
+    gap_limit = (1 << _GAP_BITS) - 1
+    if params.lookback_hours * 3600 + 24 * 3600 > gap_limit:
+        raise ValueError(f"lookback_hours above {(gap_limit - 24 * 3600) // 3600} is not supported")
     # No neighbour (start or end of the data): no credit.
     gap_after = ibis.least((t.next_first - t.last_ts).fill_null(0), gap_limit)
     t = t.select(
@@ -158,7 +158,9 @@ def _stays_of_runs(
 
 def _attribute(stays: ir.Table, params: StayParams) -> ir.Table:
     """stays(sid, place, first_ts, last_ts, gap_before, gap_after, n_records) → arrival and
-    departure with the silences around them credited per ``params.attribution``."""
+    departure with the silences around them credited per ``params.attribution``, and
+    ``silence_end_utc_s``: where the silence after the stay ends (the next record's time; the
+    stay's own last record's when nothing follows)."""
     cap = int(params.max_credit_minutes * 60)
     if params.attribution is Attribution.MIDPOINT:
         before = ibis.least(stays.gap_before // 2, cap)
@@ -172,6 +174,7 @@ def _attribute(stays: ir.Table, params: StayParams) -> ir.Table:
         arrival_utc_s=stays.first_ts - before,
         departure_utc_s=stays.last_ts + after,
         n_records=stays.n_records.cast("int64"),
+        silence_end_utc_s=stays.last_ts + stays.gap_after,
     )
 
 
@@ -184,8 +187,8 @@ def stays(
     keep: Callable[[ir.Table], ir.Table] = lambda t: t,
 ) -> ir.Table:
     """Change points → stays at ``level`` ("place": prefecture-level or country, borders resolved;
-    "county"): (sid, place, arrival_utc_s, departure_utc_s, n_records), ``place`` being the key
-    of the place (``pid``) or county (``kid``) in the keyed registry.
+    "county"): (sid, place, arrival_utc_s, departure_utc_s, n_records, silence_end_utc_s),
+    ``place`` being the key of the place (``pid``) or county (``kid``) in the keyed registry.
 
     ``keep`` is applied to the runs (``io.kept_tables``, say): border resolution reads them three
     times, and an expression cut in two compiles in far less time than the whole (about half a
