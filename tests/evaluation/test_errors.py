@@ -37,6 +37,10 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
         [
             ("home-only", "A", 0, 14 * day),  # never left A; A's neighbour B's cell serves home
             ("by-border", "A", 0, 14 * day),  # never left A; B's border cell reaching into A
+            # lives in A by B's border cell, and once drove through B for a quarter of an hour
+            ("passer-by", "A", 0, 5 * day),
+            ("passer-by", "B", 5 * day, 5 * day + 15 * 60),
+            ("passer-by", "A", 5 * day + 15 * 60, 14 * day),
             ("visitor", "A", 0, 5 * day),
             ("visitor", "C", 5 * day, 5 * day + 2 * H),  # 2 h in C: too short
             ("visitor", "D", 5 * day + 2 * H, 5 * day + 5 * H + 30 * 60),  # 3.5 h: near
@@ -50,6 +54,7 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
         [
             ("home-only", "A"),
             ("by-border", "A"),
+            ("passer-by", "A"),
             ("visitor", "A"),
             ("visitor", "E"),
             ("visitor", "G"),
@@ -63,6 +68,8 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
             ("home-only", "Z"),  # no record on Z's cells at all
             ("by-border", "A"),
             ("by-border", "B"),  # records on B's border cells whose other side is A
+            ("passer-by", "A"),
+            ("passer-by", "B"),  # the same, not the quarter of an hour: not a short visit
             ("visitor", "A"),
             ("visitor", "C"),
             ("visitor", "D"),
@@ -73,6 +80,8 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
         # one of home-only's B records is on a border cell, but towards C: not ambiguous with A
         + [("home-only", 12 * H, "B", "C")]
         + [("by-border", k * H, "B", "A") for k in range(1, 9)]
+        + [("passer-by", 5 * day + 5 * 60, "B", "A")]
+        + [("passer-by", 6 * day + k * H, "B", "A") for k in range(1, 9)]
         + [("visitor", 6 * day + k * H, "F") for k in range(1, 9)]
         + [("visitor", 7 * day + k * H, "G") for k in range(1, 9)]
         + [("visitor", 8 * day + k * 30 * 60, "K") for k in range(1, 8)]
@@ -88,6 +97,7 @@ def test_each_wrong_place_gets_the_cause_the_records_and_truth_show() -> None:
         "home-only/B": "records_there",
         "home-only/Z": "never_there",
         "by-border/B": "border_records_there",
+        "passer-by/B": "border_records_there",
         "visitor/C": "short_visit",
         "visitor/D": "near_threshold",
     }

@@ -3,16 +3,18 @@
 Each wrong (subscriber, place) pair of a rule is put in one class, so that an analyst can tell
 errors the signaling itself points to (no rule can avoid them) from errors of the rule:
 
-False places (listed, not true):
-- ``border_records_there``: no true stay in the place, and every record on its cells was on a
-  border cell whose other side is where the subscriber truly was: a neighbour city's border cell
-  serving someone who never crossed the boundary. A rule can only put such records on one side
-  or the other by the odds (``border_odds``);
-- ``records_there``: no true stay in the place, yet records on its cells say the subscriber was
-  there without that ambiguity (an interior cell, or a border cell of some third place);
-- ``never_there``: no true stay and no record on its cells: the rule moved records there;
+False places (listed, not true). First, where the subscriber's records on the place's cells in
+the window were taken: when most of them were taken while the subscriber was truly elsewhere,
+the records put the subscriber there (whether or not a short true visit happened too):
+- ``border_records_there``: each of those records was on a border cell whose other side is where
+  the subscriber truly was: a neighbour city's border cell serving someone on the near side of
+  the boundary. A rule can only put such records on one side or the other by the odds
+  (``border_odds``);
+- ``records_there``: some were not: an interior cell, or a border cell towards a third place.
+Otherwise the rule made the place from records taken there:
 - ``short_visit``: a true stay shorter than ``hours - margin``, counted as long enough;
-- ``near_threshold``: a true stay within ``margin`` below the threshold.
+- ``near_threshold``: a true stay within ``margin`` below the threshold;
+- ``never_there``: no true stay and no record on its cells: the rule moved records there.
 
 Missed places (true, not listed):
 - ``records_elsewhere``: during the true stays there, most of the subscriber's records were on
@@ -63,21 +65,31 @@ def classify_errors(
             with wrong as (select subscriber, place_code from listed
                            except select subscriber, place_code from truth),
                  longest as ({longest}),
-                 -- every record of a wrong pair on the place's cells: is it a border cell
-                 -- whose other side is where the subscriber truly was at that moment?
-                 seen as (select r.subscriber, r.place_code,
-                                 bool_and(coalesce(r.alt_place = t.place_code, false)) as ambiguous
-                          from recs r semi join wrong w using (subscriber, place_code)
-                          left join stays t on t.subscriber = r.subscriber
-                              and r.ts_utc_s >= t.arrival_utc_s and r.ts_utc_s < t.departure_utc_s
-                          where r.ts_utc_s >= {lo} and r.ts_utc_s < {hi}
-                          group by all)
+                 -- each record of a wrong pair on the place's cells, with where the
+                 -- subscriber truly was then (NULL: in no true stay, e.g. in the air)
+                 there as (select r.subscriber, r.place_code, r.alt_place,
+                                  t.place_code as true_place
+                           from recs r semi join wrong w using (subscriber, place_code)
+                           left join stays t on t.subscriber = r.subscriber
+                               and r.ts_utc_s >= t.arrival_utc_s
+                               and r.ts_utc_s < t.departure_utc_s
+                           where r.ts_utc_s >= {lo} and r.ts_utc_s < {hi}),
+                 seen as (select subscriber, place_code,
+                                 count(*) as n,
+                                 count(*) filter (where true_place is distinct from place_code)
+                                     as elsewhere,
+                                 -- the records taken elsewhere: all on border cells facing
+                                 -- where the subscriber truly was?
+                                 bool_and(coalesce(alt_place = true_place, false))
+                                     filter (where true_place is distinct from place_code)
+                                     as ambiguous
+                          from there group by all)
             select w.subscriber, w.place_code,
-                   case when l.longest is not null and l.longest >= {threshold_s - margin_s}
+                   case when s.elsewhere * 2 > s.n and s.ambiguous then 'border_records_there'
+                        when s.elsewhere * 2 > s.n then 'records_there'
+                        when l.longest is not null and l.longest >= {threshold_s - margin_s}
                             then 'near_threshold'
                         when l.longest is not null then 'short_visit'
-                        when s.ambiguous then 'border_records_there'
-                        when s.place_code is not null then 'records_there'
                         else 'never_there' end as cause
             from wrong w
             left join longest l using (subscriber, place_code)
