@@ -30,6 +30,11 @@ import pandas as pd
 import pyarrow as pa
 
 NEAR_THRESHOLD_HOURS = 1.0  # a true stay this close to the threshold is a timing call
+# The longest part of each true (subscriber, place) stay inside the window [$lo, $hi).
+_LONGEST = """
+    select subscriber, place_code,
+           max(least(departure_utc_s, $hi) - greatest(arrival_utc_s, $lo)) as longest
+    from stays where departure_utc_s > $lo and arrival_utc_s < $hi group by all"""
 
 
 def classify_errors(
@@ -56,15 +61,13 @@ def classify_errors(
         lo, hi = window
         threshold_s = int(hours * 3600)
         margin_s = int(NEAR_THRESHOLD_HOURS * 3600)
-        longest = f"""
-            select subscriber, place_code,
-                   max(least(departure_utc_s, {hi}) - greatest(arrival_utc_s, {lo})) as longest
-            from stays where departure_utc_s > {lo} and arrival_utc_s < {hi} group by all"""
         false_places = con.sql(
-            f"""
+            """
             with wrong as (select subscriber, place_code from listed
                            except select subscriber, place_code from truth),
-                 longest as ({longest}),
+                 longest as ("""
+            + _LONGEST
+            + """),
                  -- each record of a wrong pair on the place's cells, with where the
                  -- subscriber truly was then (NULL: in no true stay, e.g. in the air)
                  there as (select r.subscriber, r.place_code, r.alt_place,
@@ -73,7 +76,7 @@ def classify_errors(
                            left join stays t on t.subscriber = r.subscriber
                                and r.ts_utc_s >= t.arrival_utc_s
                                and r.ts_utc_s < t.departure_utc_s
-                           where r.ts_utc_s >= {lo} and r.ts_utc_s < {hi}),
+                           where r.ts_utc_s >= $lo and r.ts_utc_s < $hi),
                  seen as (select subscriber, place_code,
                                  count(*) as n,
                                  count(*) filter (where true_place is distinct from place_code)
@@ -87,37 +90,41 @@ def classify_errors(
             select w.subscriber, w.place_code,
                    case when s.elsewhere * 2 > s.n and s.ambiguous then 'border_records_there'
                         when s.elsewhere * 2 > s.n then 'records_there'
-                        when l.longest is not null and l.longest >= {threshold_s - margin_s}
+                        when l.longest is not null and l.longest >= $below
                             then 'near_threshold'
                         when l.longest is not null then 'short_visit'
                         else 'never_there' end as cause
             from wrong w
             left join longest l using (subscriber, place_code)
             left join seen s using (subscriber, place_code)
-            order by all"""
+            order by all""",
+            params={"lo": lo, "hi": hi, "below": threshold_s - margin_s},
         ).df()
         missed = con.sql(
-            f"""
+            """
             with missing as (select subscriber, place_code from truth
                              except select subscriber, place_code from listed),
-                 longest as ({longest}),
+                 longest as ("""
+            + _LONGEST
+            + """),
                  during as (
                     select m.subscriber, m.place_code,
                            avg((r.place_code = m.place_code)::int) as share_there
                     from missing m
                     join stays s using (subscriber, place_code)
                     join recs r on r.subscriber = m.subscriber
-                        and r.ts_utc_s >= greatest(s.arrival_utc_s, {lo})
-                        and r.ts_utc_s < least(s.departure_utc_s, {hi})
+                        and r.ts_utc_s >= greatest(s.arrival_utc_s, $lo)
+                        and r.ts_utc_s < least(s.departure_utc_s, $hi)
                     group by all)
             select m.subscriber, m.place_code,
                    case when coalesce(d.share_there, 0) < 0.5 then 'records_elsewhere'
-                        when l.longest < {threshold_s + margin_s} then 'near_threshold'
+                        when l.longest < $above then 'near_threshold'
                         else 'missed' end as cause
             from missing m
             left join during d using (subscriber, place_code)
             left join longest l using (subscriber, place_code)
-            order by all"""
+            order by all""",
+            params={"lo": lo, "hi": hi, "above": threshold_s + margin_s},
         ).df()
     finally:
         con.close()
@@ -149,8 +156,8 @@ def border_odds(
         con.register("recs", records)
         lo, hi = window
         rows = con.sql(
-            f"""
-            with w as (select * from recs where ts_utc_s >= {lo} and ts_utc_s < {hi}),
+            """
+            with w as (select * from recs where ts_utc_s >= $lo and ts_utc_s < $hi),
                  only_border as (select subscriber from w group by subscriber
                                  having bool_and(coalesce(alt_place, '') <> ''))
             select case when t.place_code = w.place_code then 'own'
@@ -160,7 +167,8 @@ def border_odds(
             from w semi join only_border using (subscriber)
             left join stays t on t.subscriber = w.subscriber
                 and w.ts_utc_s >= t.arrival_utc_s and w.ts_utc_s < t.departure_utc_s
-            group by all"""
+            group by all""",
+            params={"lo": lo, "hi": hi},
         ).fetchall()
     finally:
         con.close()
