@@ -30,7 +30,8 @@ import pandas as pd
 import pyarrow as pa
 
 NEAR_THRESHOLD_HOURS = 1.0  # a true stay this close to the threshold is a timing call
-# The longest part of each true (subscriber, place) stay inside the window [$lo, $hi).
+# The longest part of each true (subscriber, place) stay inside the window [$lo, $hi): both
+# classifications read it.
 _LONGEST = """
     select subscriber, place_code,
            max(least(departure_utc_s, $hi) - greatest(arrival_utc_s, $lo)) as longest
@@ -61,13 +62,11 @@ def classify_errors(
         lo, hi = window
         threshold_s = int(hours * 3600)
         margin_s = int(NEAR_THRESHOLD_HOURS * 3600)
+        con.execute("create table longest as " + _LONGEST, {"lo": lo, "hi": hi})
         false_places = con.sql(
             """
             with wrong as (select subscriber, place_code from listed
                            except select subscriber, place_code from truth),
-                 longest as ("""
-            + _LONGEST
-            + """),
                  -- each record of a wrong pair on the place's cells, with where the
                  -- subscriber truly was then (NULL: in no true stay, e.g. in the air)
                  there as (select r.subscriber, r.place_code, r.alt_place,
@@ -104,9 +103,6 @@ def classify_errors(
             """
             with missing as (select subscriber, place_code from truth
                              except select subscriber, place_code from listed),
-                 longest as ("""
-            + _LONGEST
-            + """),
                  during as (
                     select m.subscriber, m.place_code,
                            avg((r.place_code = m.place_code)::int) as share_there
