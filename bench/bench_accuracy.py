@@ -100,7 +100,11 @@ def canonical_records(base: Path) -> pa.Table:
     pseudonym = Pseudonymiser.for_data_dir(base)
     by_pseudonym = {pseudonym.of_e164(m): m for m in numbers.to_pylist()}
     msisdn = [by_pseudonym[s] for s in events["subscriber"].to_pylist()]
-    return events.drop_columns(["subscriber"]).add_column(0, "msisdn", pa.array(msisdn))
+    records = events.drop_columns(["subscriber"]).add_column(0, "msisdn", pa.array(msisdn))
+    # In an order of their own, not the dataset's (which follows the pseudonyms, and so the data
+    # directory's random key): the variants' samples are then the same records on every run.
+    keys = ["msisdn", "ts_utc_s", "cell_id", "event_type"]
+    return records.sort_by([(k, "ascending") for k in keys])
 
 
 def coarser_network(
@@ -235,7 +239,7 @@ def main() -> None:
         text = render(saved["rows"], saved["command"], saved["date"])
         show_section(SECTION, text, write=not args.no_write)
         return
-    command = "python bench/bench_accuracy.py " + " ".join(sys.argv[1:])
+    command = " ".join(["python bench/bench_accuracy.py", *sys.argv[1:]])
     today = dt.date.today().isoformat()
     base = args.work / "world"
     simulate_world(base, args.subscribers, args.seed)

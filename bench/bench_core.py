@@ -199,10 +199,18 @@ def child_process(data: str, date: str) -> None:
     # The call is timed without imports, as trackintel's is: Ibis loads its DuckDB backend on
     # first use (~0.3 s), so it is loaded here, before the timer.
     ibis.duckdb  # noqa: B018
-    started = time.perf_counter()
-    t = itineraries_for_date(Path(data), dt.date.fromisoformat(date), days=DAYS)
-    seconds = time.perf_counter() - started
-    print(json.dumps({"itinerary_rows": t.num_rows, "seconds": seconds}))
+    marks: list[tuple[str, float]] = [("set-up", time.perf_counter())]
+
+    def on_step(name: str, _percent: object = None) -> None:
+        marks.append((name, time.perf_counter()))
+
+    started = marks[0][1]
+    t = itineraries_for_date(Path(data), dt.date.fromisoformat(date), days=DAYS, on_step=on_step)
+    ended = time.perf_counter()
+    # Each step lasts from its own call to the next one's (the last, to the call's end).
+    ends = [m[1] for m in marks[1:]] + [ended]
+    steps = {name: round(end - at, 3) for (name, at), end in zip(marks, ends, strict=True)}
+    print(json.dumps({"itinerary_rows": t.num_rows, "seconds": ended - started, "steps": steps}))
 
 
 def child_floor(data: str) -> None:
@@ -543,9 +551,19 @@ def _trackintel_bound(r: dict | None) -> list[str]:
         f"({floor_call:.2f} s). So 100× trackintel asks the whole pipeline — the same sort, "
         f"then cleaning, stays and itineraries, and their writes — to take at most "
         f"{bound / 100:.2f}× the time of that one sort; its call takes "
-        f"{call / floor_call:.2f}× ({call:.2f} s).",
+        f"{call / floor_call:.2f}× ({call:.2f} s).{_steps_note(r)}",
         "",
     ]
+
+
+def _steps_note(r: dict) -> str:
+    """Where the processing call's time goes at this size: each step's median over the runs."""
+    runs = [x["steps"] for x in r["process"] if "steps" in x]
+    if not runs:
+        return ""
+    names = list(runs[0])
+    parts = [f"{name} {statistics.median(x.get(name, 0.0) for x in runs):.2f} s" for name in names]
+    return " Its steps (medians; each from its start to the next's): " + ", ".join(parts) + "."
 
 
 def _sizes_of(command: str) -> set[int]:
