@@ -404,18 +404,11 @@ def _call_s(runs: list[dict]) -> float | None:
     return _median(runs, "seconds")
 
 
-def _trackintel_ratio(r: dict) -> float | None:
-    """Engine ÷ trackintel, both timed around their call (loading and imports excluded)."""
-    t, call = r.get("trackintel"), _call_s(r["process"])
-    if not t or t.get("timeout") or call is None:
-        return None
-    return (r["events"] / call) / (t["events"] / t["seconds"])
-
-
-def _floor_trackintel_ratio(r: dict) -> float | None:
-    """The floor's query ÷ trackintel, both timed around their call: what one sort of the input
-    reaches against trackintel, so the most any pipeline that sorts it can."""
-    t, call = r.get("trackintel"), _call_s(r["floor"])
+def _trackintel_ratio(r: dict, child: str = "process") -> float | None:
+    """A child's rate ÷ trackintel's, both timed around their call (loading and imports
+    excluded): the engine's (``process``), or the floor's query (``floor``), what one sort of the
+    input reaches against trackintel, so the most any pipeline that sorts it can."""
+    t, call = r.get("trackintel"), _call_s(r[child])
     if not t or t.get("timeout") or call is None:
         return None
     return (r["events"] / call) / (t["events"] / t["seconds"])
@@ -540,7 +533,7 @@ def targets(results: list[dict]) -> list[str]:
 
 def _trackintel_bound(r: dict | None) -> list[str]:
     """How far the trackintel target asks the pipeline to be from one sort of its input."""
-    bound = None if r is None else _floor_trackintel_ratio(r)
+    bound = None if r is None else _trackintel_ratio(r, "floor")
     if r is None or bound is None:
         return []
     size = f"{r['events'] / 1e6:g} M"

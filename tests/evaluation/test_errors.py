@@ -124,7 +124,7 @@ def test_border_odds_count_where_subscribers_seen_only_on_border_cells_truly_wer
         # lives in B on the same cell: its own place; one record on a cell towards C
         + [("home-in-B", k * H, "B", "A") for k in range(1, 6)]
         + [("home-in-B", 7 * H, "C", "B")]
-        # seen on an interior cell once: it has an anchor, so it is not counted at all
+        # seen on an interior cell once: not on border cells only, so not counted at all
         + [("mixed", H, "B", "A"), ("mixed", 2 * H, "A")]
         # outside the window: not counted
         + [("home-in-A", 15 * day, "B", "A")]
